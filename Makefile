@@ -1,0 +1,142 @@
+# Build, test and demo entry points for packetlife.podnet.
+#
+#   make demo        install everything, bring up the lab, run tutorial steps 1-2
+#   make demo-down   tear the lab down again
+#   make test        the whole suite, stopping at the first failure
+#
+# Everything runs as root on Debian 12 (the lab creates namespaces and links).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PYTHON ?= python3
+LAB_INVENTORY := /var/lib/podnet-lab/podlab/inventory.ini
+COLLECTION_LINK := $(ROOT)/.collections/ansible_collections/packetlife/podnet
+
+# molecule and ansible-lint start ansible-playbook and friends by name.
+export PATH := $(VENV)/bin:$(PATH)
+
+# Debian packages for the controller and for the lab nodes, which share this kernel
+# and filesystem: namespaces held by tini, sshd per node, the roles' python deps.
+# shellcheck lets ansible-test sanity check the shell scripts instead of skipping.
+APT_PACKAGES := ca-certificates git make rsync procps util-linux iproute2 \
+	iptables nftables iputils-ping tini openssh-server openssh-client \
+	python3 python3-venv python3-apt python3-pyroute2 python3-netaddr shellcheck
+
+VENV_STAMP := $(VENV)/.requirements.stamp
+
+# Recipes run as one bash script each (.ONESHELL) and stay quiet; every stage
+# announces itself with a banner instead.
+define banner
+printf '\n=== %s ===\n' $(1)
+endef
+
+.PHONY: help deps apt-deps collection-link demo demo-down test unit sanity build \
+	lint integration molecule residue-baseline residue-check
+
+help:
+	@sed -n '3,7p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
+
+deps: apt-deps $(VENV_STAMP) collection-link
+
+# Fast when done: dpkg is asked first, and apt only installs what is missing (so
+# packages already present are not upgraded behind the user's back).
+# policy-rc.d stops openssh-server's postinst from starting an sshd on the host;
+# the lab starts its own per node.
+apt-deps:
+	@missing=()
+	for pkg in $(APT_PACKAGES); do
+		dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q '^install ok installed$$' || missing+=("$$pkg")
+	done
+	if (( $${#missing[@]} == 0 )); then echo "deps: Debian packages present"; exit 0; fi
+	echo "deps: installing Debian packages: $${missing[*]}"
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "$${missing[@]}"
+
+# Re-run pip whenever requirements.txt is newer than the last install.
+$(VENV_STAMP): $(ROOT)/requirements.txt
+	@if [[ ! -x $(VENV)/bin/python ]]; then
+		echo "deps: creating $(VENV) with $$(command -v $(PYTHON))"
+		$(PYTHON) -m venv $(VENV)
+	fi
+	echo "deps: pip install -r requirements.txt"
+	$(VENV)/bin/python -m pip install -q -r $(ROOT)/requirements.txt
+	touch $@
+
+# ansible.cfg resolves packetlife.podnet through this link to the checkout.
+collection-link:
+	@if [[ "$$(readlink $(COLLECTION_LINK) 2>/dev/null)" != ../../.. ]]; then
+		mkdir -p $(dir $(COLLECTION_LINK))
+		ln -sfn ../../.. $(COLLECTION_LINK)
+		echo "deps: linked $(COLLECTION_LINK) -> ../../.."
+	fi
+
+demo: deps
+	@$(call banner,"lab up")
+	cd $(ROOT)
+	$(VENV)/bin/ansible-playbook playbooks/lab_up.yml
+	$(call banner,"tutorial steps 1-2 and proofs")
+	$(VENV)/bin/ansible-playbook -i $(LAB_INVENTORY) playbooks/tutorial.yml
+
+demo-down: deps
+	@$(call banner,"lab down")
+	cd $(ROOT)
+	$(VENV)/bin/ansible-playbook playbooks/lab_down.yml
+
+# Each stage is its own make run, in this order, so the first failure stops the rest.
+test:
+	@for stage in deps residue-baseline unit sanity build lint integration molecule residue-check; do
+		$(MAKE) --no-print-directory -C $(ROOT) "$$stage"
+	done
+	printf '\n=== make test: all stages passed ===\n'
+
+unit: deps
+	@$(call banner,"unit tests")
+	cd $(ROOT)
+	$(VENV)/bin/python -m pytest tests/unit -q
+
+sanity: deps
+	@$(call banner,"ansible-test sanity")
+	bash $(ROOT)/tests/sanity/run.sh
+
+build: deps
+	@$(call banner,"collection build and ansible-doc")
+	bash $(ROOT)/tests/build_check.sh
+
+lint: deps
+	@$(call banner,"ansible-lint (production profile)")
+	cd $(ROOT)
+	$(VENV)/bin/ansible-lint
+	$(call banner,"vermin: plugins/ importable on Python 3.8+")
+	if [[ -z "$$(find plugins -name '*.py' -print -quit)" ]]; then
+		echo "vermin: no Python files under plugins/ yet, nothing to check"
+	else
+		$(VENV)/bin/vermin -t=3.8- --no-tips --violations plugins/
+	fi
+
+integration: deps
+	@$(call banner,"integration tests")
+	cd $(ROOT)
+	bash tests/integration/run.sh
+
+molecule: deps
+	@$(call banner,"molecule scenario default")
+	cd $(ROOT)
+	$(VENV)/bin/molecule test -s default
+
+residue-baseline:
+	@bash $(ROOT)/tests/residue_check.sh --record $(ROOT)/tests/output/residue-baseline.txt
+
+residue-check:
+	@$(call banner,"residue check")
+	bash $(ROOT)/tests/residue_check.sh --baseline $(ROOT)/tests/output/residue-baseline.txt
