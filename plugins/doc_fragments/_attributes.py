@@ -35,6 +35,7 @@ attributes:
 
     # Top-level options serving as defaults for list elements, shared wording.
     BULK = r'''
+options: {}
 notes:
   - The module manages one object with the top-level options, or many in one task with the list option.
     In the list form every element takes the same keys as the top-level options; top-level values other than

@@ -26,7 +26,7 @@ INTERFACE_SPEC = dict(
 
 def parse_interface(params: dict, prefix: str) -> dict:
     """Canonical want for one interface; ``name`` is required."""
-    if not params.get('name'):
+    if params.get('name') is None:
         raise _validate.ValidationError(prefix + 'name', 'is required')
     netns = params.get('netns')
     return {
@@ -47,23 +47,24 @@ def require_namespace(plan, context, netns, field: str) -> bool:
     return False
 
 
-def check_addresses(model: dict, name: str, adding, field: str) -> None:
+def check_addresses(model: dict, name: str, wanted, adding, field: str) -> None:
     """Refuse addresses another interface holds, and new subnets that overlap a
     route through another interface (such as the host's own networks)."""
     where = describe_netns(model.get('name'))
     for cidr in adding:
+        item_field = '%s[%d]' % (field, wanted.index(cidr))
         ip = cidr.split('/')[0]
         for other in model['links'].values():
             if other['name'] != name and any(a.split('/')[0] == ip for a in other['addresses']):
                 raise _validate.ValidationError(
-                    field, '%s is already held by interface %s in %s' % (ip, other['name'], where))
+                    item_field, '%s is already held by interface %s in %s' % (ip, other['name'], where))
         subnet = _validate.subnet_of(cidr)
         for route in model['routes']:
             if route['dst'].startswith('default') or route['dev'] == name:
                 continue
             if _validate.overlaps(subnet, route['dst']):
                 raise _validate.ValidationError(
-                    field, '%s overlaps the route "%s" already in %s; choose a subnet that does not'
+                    item_field, '%s overlaps the route "%s" already in %s; choose a subnet that does not'
                     % (cidr, route_text(route), where))
 
 
@@ -85,7 +86,7 @@ def plan_interface(plan, context, ns, want: dict, master=None) -> None:
             plan.set_link(ns, want['name'], master=master)
     if want['addresses'] is not None:
         adding = [a for a in want['addresses'] if a not in link['addresses']]
-        check_addresses(dict(model, name=ns), want['name'], adding, field + 'addresses')
+        check_addresses(dict(model, name=ns), want['name'], want['addresses'], adding, field + 'addresses')
         for cidr in [a for a in link['addresses'] if a not in want['addresses']]:
             plan.delete_address(ns, want['name'], cidr)
         for cidr in adding:

@@ -71,7 +71,7 @@ def route_matches(have: dict, want: dict) -> bool:
 
 class NetnsManager:
     def parse(self, item: dict, prefix: str) -> dict:
-        if not item.get('name'):
+        if item.get('name') is None:
             raise _validate.ValidationError(prefix + 'name', 'is required')
         name = _validate.netns_name(item['name'], prefix + 'name')
         if item.get('path') is not None and item.get('pid') is not None:

@@ -52,7 +52,7 @@ class Plan:
 
     @property
     def actions(self):
-        return [text for text, _, _ in self.steps]
+        return [step[0] for step in self.steps]
 
     def ns(self, name) -> dict:
         if name not in self.state:

@@ -115,11 +115,13 @@ class VethManager:
                 end['field'] + 'name', '%s in %s is a %s, not a veth' % (end['name'], where, link['kind']))
         peer = link['peer']
         if other is not None and peer['name'] != other['name']:
-            peer_text = 'a peer in a namespace not named here' if peer['netns'] == '?' else \
-                '%s in %s' % (peer['name'], describe_netns(peer['netns']))
+            if peer['netns'] == '?':
+                raise _validate.ValidationError(
+                    end['field'] + 'name', '%s in %s is a veth whose peer is in a namespace this task does not name,'
+                    ' not %s in %s' % (end['name'], where, other['name'], describe_netns(other['netns'])))
             raise _validate.ValidationError(
-                end['field'] + 'name', '%s in %s is a veth whose peer is %s, not %s'
-                % (end['name'], where, peer_text, other['name']))
+                end['field'] + 'name', '%s in %s is a veth whose peer is %s in %s, not %s'
+                % (end['name'], where, peer['name'], describe_netns(peer['netns']), other['name']))
 
     def _plan_present(self, plan, context, want) -> None:
         end, peer = want['end'], want['peer']
@@ -144,7 +146,7 @@ class VethManager:
 
     @staticmethod
     def _order(found, end, peer):
-        (_, first), _ = found
+        first = found[0][1]
         return (end, peer) if first['name'] == end['name'] else (peer, end)
 
     def _plan_absent(self, plan, want) -> None:

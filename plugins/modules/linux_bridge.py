@@ -64,14 +64,14 @@ options:
     default: false
   forwarding:
     description:
-      - Set C(net.ipv4.ip_forward) in the bridge's namespace: V(true) turns IPv4 forwarding on, which the namespaces
+      - Set C(net.ipv4.ip_forward) in the bridge's namespace. V(true) turns IPv4 forwarding on, which the namespaces
         behind the bridge need to reach anything beyond it; V(false) turns it off.
       - It is a setting of the whole namespace, so deleting the bridge leaves it as it is. Unmanaged when omitted.
     type: bool
   masquerade:
     description:
       - V(true) adds, for each IPv4 subnet of the bridge's addresses, an C(iptables) rule in the C(nat) table,
-        C(-A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE), as Docker and the CNI bridge plugin's C(ipMasq) do:
+        C(-A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE), as Docker and the CNI bridge plugin's C(ipMasq) do,
         packets from the namespaces leave with the host's address, so replies find their way back.
       - The rules carry the comment C(podnet masquerade BRIDGE); that is how the module knows they are its own.
         V(false) removes them, and so does O(state=absent). Rules without the comment are never touched.

@@ -17,7 +17,7 @@ description:
     per-namespace C(net.*) sysctls, all from inside the namespace, without running C(ip).
   - Adopts a network namespace that another program made, by file (such as the C(SandboxKey) that
     C(docker inspect) shows) or by process ID, so it gets a name as in the tutorial's C(ln -s) step.
-  - This is step 1 of "Life of a Packet in Kubernetes": a namespace is an isolated network stack with its own
+  - This is step 1 of "Life of a Packet in Kubernetes". A namespace is an isolated network stack with its own
     interfaces, addresses, routes and firewall.
 author:
   - packetlife.podnet developers
@@ -164,7 +164,7 @@ namespaces:
       state: present
       loopback_up: true
       interfaces:
-        - {name: lo, kind: device, up: true, mtu: 65536, master: null, addresses: [127.0.0.1/8, ::1/128]}
+        - {name: lo, kind: device, up: true, mtu: 65536, master: null, addresses: [127.0.0.1/8, '::1/128']}
         - {name: veth-client, kind: veth, up: true, mtu: 1500, master: null, addresses: [10.0.0.11/24]}
       routes:
         - 10.0.0.0/24 dev veth-client

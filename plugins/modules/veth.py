@@ -38,7 +38,7 @@ options:
   addresses:
     description:
       - IPv4 and IPv6 addresses of this end in CIDR notation, such as V(10.0.0.11/24).
-      - This is the exact set: other addresses on the end are removed (IPv6 link-local addresses, which the kernel
+      - This is the exact set, so other addresses on the end are removed (IPv6 link-local addresses, which the kernel
         adds itself, are left alone). Omit the option to leave addresses unmanaged; V([]) removes them all.
       - An address held by another interface in the namespace is refused, and so is a new address whose subnet
         overlaps a route through another interface (such as the host's own networks).
