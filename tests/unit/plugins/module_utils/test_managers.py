@@ -213,3 +213,31 @@ def test_netns_absent_drops_peers_in_other_namespaces():
     plan, _, _ = plan_for(NetnsManager(), [{'name': 'client', 'state': 'absent'}], state)
     assert plan.actions == ['delete netns client']
     assert plan.state['server']['links'] == {}
+
+
+class FailingKernel:
+    """Records calls; raises on the call named in ``fail_on``."""
+
+    def __init__(self, fail_on):
+        self.fail_on = fail_on
+        self.calls = []
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name,) + args)
+            if name == self.fail_on:
+                raise OSError(13, 'Permission denied')
+        return call
+
+
+def test_execute_rolls_back_what_it_created():
+    from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import KernelError
+    item = dict(STEP1, peer=dict(STEP1['peer'], addresses=['2001:db8::1/64']))
+    plan, _, _ = plan_for(VethManager(), [item], fresh())
+    kernel = FailingKernel('add_address')
+    with pytest.raises(KernelError, match=r'add address 10.0.0.11/24 to veth-client in netns client: .*Permission denied.*'
+                                          r'rolled back: create veth veth-client'):
+        plan.execute(kernel)
+    assert kernel.calls == [('add_veth', 'client', 'veth-client', 'server', 'veth-server'),
+                            ('add_address', 'client', 'veth-client', '10.0.0.11/24'),
+                            ('delete_link', 'client', 'veth-client')]
