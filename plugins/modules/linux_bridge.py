@@ -17,7 +17,7 @@ description:
     up state, attaches and detaches ports, and can do what the CNI bridge plugin does for O(forwarding) (its
     C(isGateway)) and O(masquerade) (its C(ipMasq)) so that the namespaces behind the bridge reach other hosts.
 author:
-  - packetlife.podnet developers
+  - packetlife.podnet developers (@packetlife)
 extends_documentation_fragment:
   - packetlife.podnet._attributes
   - packetlife.podnet._attributes.BULK

@@ -20,7 +20,7 @@ description:
   - This is step 1 of "Life of a Packet in Kubernetes". A namespace is an isolated network stack with its own
     interfaces, addresses, routes and firewall.
 author:
-  - packetlife.podnet developers
+  - packetlife.podnet developers (@packetlife)
 extends_documentation_fragment:
   - packetlife.podnet._attributes
   - packetlife.podnet._attributes.BULK

@@ -19,7 +19,7 @@ description:
     bridge master and up or down state.
   - The options at the top level describe one end; O(peer) describes the other with the same keys.
 author:
-  - packetlife.podnet developers
+  - packetlife.podnet developers (@packetlife)
 extends_documentation_fragment:
   - packetlife.podnet._attributes
   - packetlife.podnet._attributes.BULK

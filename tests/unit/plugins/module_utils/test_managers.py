@@ -33,7 +33,7 @@ def fresh():
 
 
 def test_veth_create_plans_pair_then_settings():
-    plan, wants, _ = plan_for(VethManager(), [STEP1], fresh())
+    plan, wants = plan_for(VethManager(), [STEP1], fresh())[:2]
     assert plan.actions == [
         'create veth veth-client in netns client with peer veth-server in netns server',
         'add address 10.0.0.11/24 to veth-client in netns client',
@@ -53,7 +53,7 @@ def test_veth_in_place_is_unchanged():
     state = fresh()
     state['client']['links']['veth-client'] = veth('veth-client', 'server', 'veth-server', addresses=['10.0.0.11/24'])
     state['server']['links']['veth-server'] = veth('veth-server', 'client', 'veth-client', addresses=['10.0.0.12/24'])
-    plan, _, _ = plan_for(VethManager(), [STEP1], state)
+    plan = plan_for(VethManager(), [STEP1], state)[0]
     assert not plan.changed
 
 
@@ -61,7 +61,7 @@ def test_veth_moves_end_from_wrong_namespace():
     state = fresh()
     state[None] = namespace(*HOST['links'].values(), veth('veth-server', 'client', 'veth-client'), routes=HOST['routes'])
     state['client']['links']['veth-client'] = veth('veth-client', None, 'veth-server', addresses=['10.0.0.11/24'])
-    plan, _, _ = plan_for(VethManager(), [STEP1], state)
+    plan = plan_for(VethManager(), [STEP1], state)[0]
     assert plan.actions[0] == 'move veth-server from the root namespace to netns server'
     assert 'veth-server' not in plan.state[None]['links']
     assert plan.state['client']['links']['veth-client']['peer'] == {'netns': 'server', 'name': 'veth-server'}
@@ -92,7 +92,7 @@ def test_veth_address_held_elsewhere_and_route_overlap():
 def test_veth_missing_namespace_warns_in_check_mode_only():
     state = fresh()
     del state['server']
-    plan, _, context = plan_for(VethManager(), [STEP1], state, check_mode=True)
+    plan, context = plan_for(VethManager(), [STEP1], state, check_mode=True)[::2]
     assert plan.actions[0].startswith('create veth veth-client')
     assert context.warnings == ['peer.netns: network namespace server does not exist (assumed to be created by an earlier task)']
     with pytest.raises(ValidationError, match='peer.netns: network namespace server does not exist'):
@@ -115,7 +115,7 @@ def test_veth_absent_from_peer_side_and_refuses_non_veth():
     state = fresh()
     state['client']['links']['veth-client'] = veth('veth-client', 'server', 'veth-server')
     state['server']['links']['veth-server'] = veth('veth-server', 'client', 'veth-client')
-    plan, wants, _ = plan_for(VethManager(), [{'name': 'veth-server', 'netns': 'server', 'state': 'absent'}], state)
+    plan, wants = plan_for(VethManager(), [{'name': 'veth-server', 'netns': 'server', 'state': 'absent'}], state)[:2]
     assert plan.actions == ['delete veth veth-server in netns server']
     assert plan.state['client']['links'].keys() == {'lo'}
     assert VethManager().describe(plan.state, wants[0]) == {'state': 'absent'}
@@ -128,7 +128,7 @@ def test_bridge_step2_with_masquerade():
     state[None]['sysctls']['net.ipv4.ip_forward'] = '0'
     state[None]['firewall']['nat'] = ['-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE']
     item = {'name': 'bridge1', 'addresses': ['172.30.0.1/24'], 'forwarding': True, 'masquerade': True}
-    plan, wants, _ = plan_for(BridgeManager(), [item], state)
+    plan, wants = plan_for(BridgeManager(), [item], state)[:2]
     assert plan.actions == [
         'create bridge bridge1 in the root namespace',
         'add address 172.30.0.1/24 to bridge1 in the root namespace',
@@ -148,7 +148,7 @@ def test_bridge_absent_removes_only_its_rules():
     ours = _iptables.masquerade_rule('172.30.0.0/24', 'bridge1')
     state = {None: namespace(link('bridge1', 'bridge', stp=False, addresses=['172.30.0.1/24']))}
     state[None]['firewall']['nat'] = [ours, _iptables.masquerade_rule('10.0.0.0/24', 'bridge2')]
-    plan, _, _ = plan_for(BridgeManager(), [{'name': 'bridge1', 'state': 'absent'}], state)
+    plan = plan_for(BridgeManager(), [{'name': 'bridge1', 'state': 'absent'}], state)[0]
     assert plan.actions == ['masquerade bridge1: remove 1 rule(s), add 0 rule(s) in the root namespace',
                             'delete bridge bridge1 in the root namespace']
     assert plan.state[None]['firewall']['nat'] == [_iptables.masquerade_rule('10.0.0.0/24', 'bridge2')]
@@ -164,13 +164,13 @@ def test_bridge_refuses_overlap_with_host_route_and_non_bridge():
 
 def test_bridge_ports_exclusive():
     state = {None: namespace(link('br0', 'bridge', stp=False), link('p1', master='br0'), link('p2'))}
-    plan, _, _ = plan_for(BridgeManager(), [{'name': 'br0', 'ports': ['p2'], 'ports_exclusive': True}], state)
+    plan = plan_for(BridgeManager(), [{'name': 'br0', 'ports': ['p2'], 'ports_exclusive': True}], state)[0]
     assert plan.actions == ['set p2 master br0 in the root namespace', 'set p1 nomaster in the root namespace']
 
 
 def test_netns_create_predicts_loopback_and_sysctls():
-    plan, wants, _ = plan_for(NetnsManager(), [{'name': 'client', 'sysctls': {'net.ipv4.ip_forward': 1}}],
-                              {'client': namespace(exists=False)})
+    plan, wants = plan_for(NetnsManager(), [{'name': 'client', 'sysctls': {'net.ipv4.ip_forward': 1}}],
+                           {'client': namespace(exists=False)})[:2]
     assert plan.actions == ['create netns client', 'set lo up in netns client',
                             'set net.ipv4.ip_forward=1 in netns client']
     assert NetnsManager().describe(plan.state, wants[0]) == {
@@ -181,7 +181,7 @@ def test_netns_default_route_infers_device_and_replaces():
     ns = namespace(link('lo'), link('client1-veth', addresses=['172.30.0.11/24']),
                    routes=[route('default', 'client1-veth', via='172.30.0.254')])
     item = {'name': 'client1', 'routes': [{'dst': 'default', 'via': '172.30.0.1'}]}
-    plan, wants, _ = plan_for(NetnsManager(), [item], {'client1': ns})
+    plan, wants = plan_for(NetnsManager(), [item], {'client1': ns})[:2]
     assert plan.actions == ['delete route default via 172.30.0.254 dev client1-veth in netns client1',
                             'add route default via 172.30.0.1 dev client1-veth in netns client1']
     assert NetnsManager().describe(plan.state, wants[0])['routes'] == ['default via 172.30.0.1 dev client1-veth']
@@ -210,7 +210,7 @@ def test_netns_parse_refuses(item, message):
 def test_netns_absent_drops_peers_in_other_namespaces():
     state = {'client': namespace(veth('veth-client', 'server', 'veth-server')),
              'server': namespace(veth('veth-server', 'client', 'veth-client'))}
-    plan, _, _ = plan_for(NetnsManager(), [{'name': 'client', 'state': 'absent'}], state)
+    plan = plan_for(NetnsManager(), [{'name': 'client', 'state': 'absent'}], state)[0]
     assert plan.actions == ['delete netns client']
     assert plan.state['server']['links'] == {}
 
@@ -233,7 +233,7 @@ class FailingKernel:
 def test_execute_rolls_back_what_it_created():
     from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import KernelError
     item = dict(STEP1, peer=dict(STEP1['peer'], addresses=['2001:db8::1/64']))
-    plan, _, _ = plan_for(VethManager(), [item], fresh())
+    plan = plan_for(VethManager(), [item], fresh())[0]
     kernel = FailingKernel('add_address')
     with pytest.raises(KernelError, match=r'add address 10.0.0.11/24 to veth-client in netns client: .*Permission denied.*'
                                           r'rolled back: create veth veth-client'):

@@ -94,16 +94,16 @@ def test_route_destination_host_bits():
         _validate.route_destination('10.0.10.5/24', 'routes[0].dst')
 
 
-@pytest.mark.parametrize('a, b, expected', [
+@pytest.mark.parametrize('first, second, expected', [
     ('198.18.0.0/24', '192.0.2.0/24', False),
     ('192.0.2.0/25', '192.0.2.0/24', True),
     ('10.0.0.0/8', '10.200.0.0/16', True),
     ('10.0.0.0/24', '10.0.1.0/24', False),
     ('10.0.0.0/24', '2001:db8::/32', False),
 ])
-def test_overlaps(a, b, expected):
-    assert _validate.overlaps(a, b) is expected
-    assert _validate.overlaps(b, a) is expected
+def test_overlaps(first, second, expected):
+    assert _validate.overlaps(first, second) is expected
+    assert _validate.overlaps(second, first) is expected
 
 
 def test_subnet_and_contains():
