@@ -15,7 +15,6 @@ from __future__ import annotations
 from ansible_collections.packetlife.podnet.plugins.module_utils import _iptables, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._interface import (
     INTERFACE_SPEC, describe_interface, parse_interface, plan_interface, require_namespace)
-from ansible_collections.packetlife.podnet.plugins.module_utils._module import read_state
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import describe_netns
 
 FORWARDING = 'net.ipv4.ip_forward'
@@ -62,7 +61,7 @@ class BridgeManager:
         for want in wants:
             if want['netns'] not in namespaces:
                 namespaces.append(want['netns'])
-        state = read_state(kernel, namespaces)
+        state = kernel.read(namespaces)
         for want in wants:
             model = state[want['netns']]
             if not model['exists']:

@@ -22,7 +22,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _netlink, _validate
-from ansible_collections.packetlife.podnet.plugins.module_utils._plan import Plan, absent_namespace
+from ansible_collections.packetlife.podnet.plugins.module_utils._plan import Plan
 
 try:
     import netaddr  # noqa: F401 pylint: disable=unused-import
@@ -57,20 +57,6 @@ def validate_element(spec: dict, value, field: str) -> dict:
     if result.error_messages:
         raise _validate.ValidationError(field, '; '.join(result.error_messages))
     return result.validated_parameters
-
-
-def read_state(kernel, namespaces) -> dict:
-    """One netlink dump per namespace that exists; peers resolved across them."""
-    state = {}
-    for name in namespaces:
-        if name is None or kernel.netns_source(name) is not None:
-            model = absent_namespace()
-            model.update(kernel.read_namespace(name))
-            state[name] = model
-        else:
-            state[name] = absent_namespace()
-    kernel.resolve_peers(state)
-    return state
 
 
 def run(item_spec: dict, list_option: str, result_key: str, manager) -> None:

@@ -46,6 +46,11 @@ class KernelError(Exception):
     """A change the kernel refused, with the step that was being done."""
 
 
+def absent_namespace() -> dict:
+    """The model of a namespace that does not exist (yet)."""
+    return {'exists': False, 'links': {}, 'routes': [], 'sysctls': {}, 'firewall': {}}
+
+
 def netns_path(name: str) -> str:
     return os.path.join(NETNS_DIR, name)
 
@@ -69,7 +74,9 @@ class Kernel:
         for ipr in self._sockets.values():
             ipr.close()
         self._sockets.clear()
-        os.close(self._home)
+        if self._home is not None:
+            os.close(self._home)
+            self._home = None
 
     # namespaces -------------------------------------------------------------
 
@@ -173,6 +180,16 @@ class Kernel:
         return self._sockets[name]
 
     # reading ----------------------------------------------------------------
+
+    def read(self, namespaces) -> dict:
+        """One netlink dump per namespace that exists; peers resolved across them."""
+        state = {}
+        for name in namespaces:
+            state[name] = absent_namespace()
+            if name is None or self.netns_source(name) is not None:
+                state[name].update(self.read_namespace(name))
+        self.resolve_peers(state)
+        return state
 
     def read_namespace(self, name) -> dict:
         """Links (by name), their addresses, and main-table unicast routes."""

@@ -16,7 +16,6 @@ import os
 from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import (
     describe_netns, route_record, route_text)
-from ansible_collections.packetlife.podnet.plugins.module_utils._module import read_state
 from ansible_collections.packetlife.podnet.plugins.module_utils._plan import same_route
 
 ROUTE_SPEC = dict(
@@ -120,7 +119,7 @@ class NetnsManager:
                         '%ssysctls.%s' % (want['field'], key), 'no such sysctl on this host')
 
     def read(self, kernel, wants) -> dict:
-        state = read_state(kernel, [want['name'] for want in wants])
+        state = kernel.read([want['name'] for want in wants])
         for want in wants:
             model = state[want['name']]
             model['source'] = kernel.netns_source(want['name'])

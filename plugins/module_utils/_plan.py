@@ -20,14 +20,10 @@ import copy
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import (
-    KernelError, describe_netns, route_sort_key, route_text)
+    KernelError, absent_namespace, describe_netns, route_sort_key, route_text)
 
 
 LOOPBACK_ADDRESSES = ('127.0.0.1/8', '::1/128')
-
-
-def absent_namespace() -> dict:
-    return {'exists': False, 'links': {}, 'routes': [], 'sysctls': {}, 'firewall': {}}
 
 
 def new_link(name: str, kind: str, **extra) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._interface import (
     INTERFACE_SPEC, describe_interface, parse_interface, plan_interface, require_namespace)
-from ansible_collections.packetlife.podnet.plugins.module_utils._module import read_state, validate_element
+from ansible_collections.packetlife.podnet.plugins.module_utils._module import validate_element
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import describe_netns
 
 END_SPEC = dict(INTERFACE_SPEC, master=dict(type='str'))
@@ -83,7 +83,7 @@ class VethManager:
             for end in (want['end'], want['peer']):
                 if end and end['netns'] not in namespaces:
                     namespaces.append(end['netns'])
-        return read_state(kernel, namespaces)
+        return kernel.read(namespaces)
 
     def plan(self, plan, wants, context) -> None:
         claimed = {}

@@ -1,7 +1,8 @@
 """Builders for kernel-state models as _netlink.Kernel.read_namespace returns them."""
 from __future__ import annotations
 
-from ansible_collections.packetlife.podnet.plugins.module_utils._plan import absent_namespace, new_link
+from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import absent_namespace
+from ansible_collections.packetlife.podnet.plugins.module_utils._plan import new_link
 
 
 def namespace(*links, routes=(), exists=True):
