@@ -46,3 +46,32 @@ requirements:
   - pyroute2 (Debian package C(python3-pyroute2), 0.7 or later)
   - netaddr (Debian package C(python3-netaddr))
 '''
+
+    # The interface options veth ends and bridges share (module_utils/_interface.py INTERFACE_SPEC).
+    INTERFACE = r'''
+options:
+  netns:
+    description:
+      - Named network namespace (C(/run/netns/NETNS)) the interface lives in. Omit it for the namespace the module
+        runs in, the host's own.
+      - The namespace must exist; create it with M(packetlife.podnet.netns) first.
+    type: str
+  addresses:
+    description:
+      - IPv4 and IPv6 addresses of the interface in CIDR notation, such as V(10.0.0.11/24).
+      - This is the exact set, so other addresses on the interface are removed (IPv6 link-local addresses, which the
+        kernel adds itself, are left alone). Omit the option to leave addresses unmanaged; V([]) removes them all.
+      - An address held by another interface in the namespace is refused, and so is a new address whose subnet
+        overlaps a route through another interface (such as the host's own networks).
+    type: list
+    elements: str
+  mtu:
+    description:
+      - MTU of the interface, 68 to 65535. Unmanaged when omitted (a new veth or bridge gets 1500).
+    type: int
+  up:
+    description:
+      - Whether the interface is administratively up.
+    type: bool
+    default: true
+'''

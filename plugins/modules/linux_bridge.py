@@ -21,33 +21,13 @@ author:
 extends_documentation_fragment:
   - packetlife.podnet._attributes
   - packetlife.podnet._attributes.BULK
+  - packetlife.podnet._attributes.INTERFACE
 options:
   name:
     description:
       - Name of the bridge. 1 to 15 bytes, without C(/), C(:), C(%) or white space.
       - Required unless O(bridges) is given.
     type: str
-  netns:
-    description:
-      - Named network namespace the bridge lives in. Omit it for the namespace the module runs in.
-    type: str
-  addresses:
-    description:
-      - Addresses of the bridge in CIDR notation, such as V(172.30.0.1/24) for the gateway of the tutorial's step 2.
-      - This is the exact set (IPv6 link-local addresses excepted); omit the option to leave addresses unmanaged.
-      - An address held by another interface is refused, and so is a new address whose subnet overlaps a route
-        through another interface, so the bridge can never take over a network the host already uses.
-    type: list
-    elements: str
-  mtu:
-    description:
-      - MTU of the bridge, 68 to 65535. Unmanaged when omitted.
-    type: int
-  up:
-    description:
-      - Whether the bridge is administratively up.
-    type: bool
-    default: true
   stp:
     description:
       - Spanning Tree Protocol on or off. Unmanaged when omitted (a new bridge has it off).
@@ -71,8 +51,8 @@ options:
   masquerade:
     description:
       - V(true) adds, for each IPv4 subnet of the bridge's addresses, an C(iptables) rule in the C(nat) table,
-        C(-A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE), as Docker and the CNI bridge plugin's C(ipMasq) do,
-        packets from the namespaces leave with the host's address, so replies find their way back.
+        C(-A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE), as Docker and the CNI bridge plugin's C(ipMasq) do.
+        Packets from the namespaces then leave with the host's address, so replies find their way back.
       - The rules carry the comment C(podnet masquerade BRIDGE); that is how the module knows they are its own.
         V(false) removes them, and so does O(state=absent). Rules without the comment are never touched.
       - Needs the C(iptables) commands on the target; all changes of one task go in one C(iptables-restore --noflush).

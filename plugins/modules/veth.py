@@ -23,40 +23,17 @@ author:
 extends_documentation_fragment:
   - packetlife.podnet._attributes
   - packetlife.podnet._attributes.BULK
+  - packetlife.podnet._attributes.INTERFACE
 options:
   name:
     description:
       - Name of this end. 1 to 15 bytes, without C(/), C(:), C(%) or white space.
       - Required unless O(pairs) is given.
     type: str
-  netns:
-    description:
-      - Named network namespace (C(/run/netns/NETNS)) this end lives in. Omit it for the namespace the module runs
-        in, the host's own.
-      - The namespace must exist; create it with M(packetlife.podnet.netns) first.
-    type: str
-  addresses:
-    description:
-      - IPv4 and IPv6 addresses of this end in CIDR notation, such as V(10.0.0.11/24).
-      - This is the exact set, so other addresses on the end are removed (IPv6 link-local addresses, which the kernel
-        adds itself, are left alone). Omit the option to leave addresses unmanaged; V([]) removes them all.
-      - An address held by another interface in the namespace is refused, and so is a new address whose subnet
-        overlaps a route through another interface (such as the host's own networks).
-    type: list
-    elements: str
-  mtu:
-    description:
-      - MTU of this end, 68 to 65535. Unmanaged when omitted (a new veth gets 1500).
-    type: int
   master:
     description:
       - Bridge to attach this end to, in the same namespace as the end (the C(-br) ends of the tutorial's step 2).
     type: str
-  up:
-    description:
-      - Whether this end is administratively up.
-    type: bool
-    default: true
   peer:
     description:
       - The other end, a dictionary with the keys O(name) (required), O(netns), O(addresses), O(mtu), O(master)
