@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -113,10 +114,10 @@ def test_adopt_by_path_and_pid(kernel, names):
     proc = subprocess.Popen(['ip', 'netns', 'exec', a, 'sleep', '30'])
     try:
         pid_ns = '/proc/%d/ns/net' % proc.pid
-        for _ in range(100):
-            if kernel.namespace_inode(pid_ns) == kernel.netns_source(a)['inode']:
-                break
-            subprocess.run(['sleep', '0.02'], check=True)
+        deadline = time.monotonic() + 5
+        while kernel.namespace_inode(pid_ns) != kernel.netns_source(a)['inode']:
+            assert time.monotonic() < deadline, 'ip netns exec did not enter the namespace'
+            time.sleep(0.02)
         kernel.attach_netns(b, proc.pid)
         assert kernel.netns_source(b)['inode'] == kernel.netns_source(a)['inode']
         assert kernel.netns_source(b)['symlink'] is None
