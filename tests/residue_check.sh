@@ -9,7 +9,7 @@
 set -euo pipefail
 
 # podlab: the demo lab; pmol: molecule labs; pt-: integration test fixtures.
-prefixes=(podlab pmol pt-)
+prefixes=(podlab pmol pint pt- it-)
 
 mode=check
 baseline=
