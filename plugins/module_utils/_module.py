@@ -53,6 +53,10 @@ def validate_element(spec: dict, value, field: str) -> dict:
     """Apply an argument spec to a dict that is not a top-level option."""
     if not isinstance(value, dict):
         raise _validate.ValidationError(field, 'must be a dictionary, got %r' % (value,))
+    unknown = sorted(set(value) - set(spec))
+    if unknown:
+        raise _validate.ValidationError(field, 'unsupported key(s) %s; supported keys are %s'
+                                        % (', '.join(unknown), ', '.join(sorted(spec))))
     result = ArgumentSpecValidator(spec).validate(value)
     if result.error_messages:
         raise _validate.ValidationError(field, '; '.join(result.error_messages))
@@ -82,10 +86,10 @@ def run(item_spec: dict, list_option: str, result_key: str, manager) -> None:
 
     kernel = _netlink.Kernel()
     try:
-        manager.prepare(kernel, wants)
-        before = manager.read(kernel, wants)
-        plan = Plan(before)
         try:
+            manager.prepare(kernel, wants)
+            before = manager.read(kernel, wants)
+            plan = Plan(before)
             manager.plan(plan, wants, context)
         except _validate.ValidationError as exc:
             module.fail_json(msg=str(exc))

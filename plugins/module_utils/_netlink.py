@@ -37,6 +37,7 @@ CLONE_NEWNET = 0x40000000
 IFF_UP = 0x1
 MAIN_TABLE = 254
 RTN_UNICAST = 1
+RT_SCOPE_LINK = 253
 NSID_NOT_ASSIGNED = (-1, 4294967295)
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -353,6 +354,8 @@ class Kernel:
             args.update(dst=dst, dst_len=int(dst_len))
         if route['via']:
             args['gateway'] = route['via']
+        elif route['family'] == 4:
+            args['scope'] = RT_SCOPE_LINK  # as `ip route add NET dev DEV` does
         if route['dev']:
             args['oif'] = self._index(ns, route['dev'])
         return args

@@ -18,6 +18,9 @@ from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import 
     describe_netns, route_record, route_text)
 from ansible_collections.packetlife.podnet.plugins.module_utils._plan import same_route
 
+# The kernel gives an IPv6 route without a metric this one (IP6_RT_PRIO_USER).
+IPV6_DEFAULT_METRIC = 1024
+
 ROUTE_SPEC = dict(
     dst=dict(type='str', required=True),
     via=dict(type='str'),
@@ -51,6 +54,8 @@ def parse_route(params: dict, field: str) -> dict:
     metric = params.get('metric') or 0
     if metric < 0:
         raise _validate.ValidationError(field + '.metric', 'must not be negative')
+    if family == 6 and metric == 0:
+        metric = IPV6_DEFAULT_METRIC
     if params.get('state', 'present') == 'present' and via is None and dev is None:
         raise _validate.ValidationError(field, 'a route needs via, dev or both')
     route = route_record(family=family, dst=None, dst_len=0, via=via, dev=dev, metric=metric)

@@ -153,7 +153,7 @@ def is_link_local(address: str) -> bool:
 
 
 def address_list(values, field: str):
-    """A list of interface addresses, canonical and sorted, without duplicates."""
+    """A list of interface addresses, canonical, in the given order, without duplicates."""
     if values is None:
         return None
     result = []
@@ -162,7 +162,7 @@ def address_list(values, field: str):
         if canonical in result:
             raise ValidationError('%s[%d]' % (field, position), '%s is listed twice' % canonical)
         result.append(canonical)
-    return sorted(result, key=address_sort_key)
+    return result
 
 
 def address_sort_key(text: str):

@@ -161,10 +161,11 @@ class VethManager:
 
     def describe(self, state: dict, want: dict, full: bool = False) -> dict:
         found = find_pair(state, want['end'], want['peer'])
-        if found is None or found[1][1] is None:
+        if found is None:
             return {'state': 'absent'}
         result = {'state': 'present'}
         for (ns, link), wanted in zip(found, self._order(found, want['end'], want['peer'] or {})):
             role = 'end' if wanted is want['end'] else 'peer'
-            result[role] = describe_interface(ns, link, wanted, full, master=wanted.get('master'))
+            # None: the peer is in a namespace this task does not name.
+            result[role] = describe_interface(ns, link, wanted, full, master=wanted.get('master')) if link else None
         return result

@@ -241,3 +241,20 @@ def test_execute_rolls_back_what_it_created():
     assert kernel.calls == [('add_veth', 'client', 'veth-client', 'server', 'veth-server'),
                             ('add_address', 'client', 'veth-client', '10.0.0.11/24'),
                             ('delete_link', 'client', 'veth-client')]
+
+
+def test_netns_ipv6_route_without_metric_is_kernel_default():
+    route = NetnsManager().parse({'name': 'x', 'routes': [{'dst': 'default6', 'dev': 'eth0'}],
+                                  'sysctls': None, 'path': None, 'pid': None}, '')['routes'][0]
+    assert (route['family'], route['dst'], route['metric']) == (6, 'default6', 1024)
+
+
+def test_address_errors_name_the_position_given():
+    state = {None: namespace(*HOST['links'].values(), routes=HOST['routes'])}
+    with pytest.raises(ValidationError, match=r'^addresses\[1\]: 192.0.2.9/24 overlaps'):
+        plan_for(BridgeManager(), [{'name': 'br0', 'addresses': ['198.18.9.1/24', '192.0.2.9/24']}], state)
+
+
+def test_unknown_peer_keys_are_named():
+    with pytest.raises(ValidationError, match=r'^peer: unsupported key\(s\) colour; supported keys are addresses, master'):
+        VethManager().parse({'name': 'a', 'peer': {'name': 'b', 'colour': 'red'}}, '')

@@ -73,9 +73,9 @@ def test_interface_address_refuses(value, message):
         _validate.interface_address(value, 'addresses[0]')
 
 
-def test_address_list_sorts_and_refuses_duplicates():
+def test_address_list_keeps_order_and_refuses_duplicates():
     assert _validate.address_list(['10.0.0.12/24', '2001:db8::1/64', '10.0.0.2/24'], 'addresses') == \
-        ['10.0.0.2/24', '10.0.0.12/24', '2001:db8::1/64']
+        ['10.0.0.12/24', '2001:db8::1/64', '10.0.0.2/24']
     assert _validate.address_list(None, 'addresses') is None
     with pytest.raises(ValidationError, match=r'addresses\[1\]: 10.0.0.2/24 is listed twice'):
         _validate.address_list(['10.0.0.2/24', '10.0.0.2/24'], 'addresses')
