@@ -160,19 +160,21 @@ class Kernel:
 
     @contextlib.contextmanager
     def entered(self, name):
-        """Run the body inside namespace NAME (None: stay home); always come back."""
-        if name is None:
-            yield
-            return
-        fd = self.open_ns(name)
+        """Run the body inside namespace NAME (None: the module's own namespace), then
+        return to the namespace the thread was in, so that nested uses are safe."""
+        back = os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(fd)
+            fd = self.open_ns(name)
+            try:
+                _setns(fd)
+            finally:
+                os.close(fd)
             try:
                 yield
             finally:
-                _setns(self._home)
+                _setns(back)
         finally:
-            os.close(fd)
+            os.close(back)
 
     def ipr(self, name):
         if name not in self._sockets:

@@ -135,3 +135,19 @@ def test_iptables_batch_in_namespace(kernel, names):
     assert rule not in _iptables.read_rules(kernel, None, 'nat')
     _iptables.apply(kernel, a, 'nat', [rule], [])
     assert _iptables.read_rules(kernel, a, 'nat') == []
+
+
+def test_entered_nests(kernel, names):
+    a, b = names
+    kernel.create_netns(a)
+    kernel.create_netns(b)
+    inode = {name: kernel.netns_source(name)['inode'] for name in names}
+    here = lambda: os.stat('/proc/thread-self/ns/net').st_ino  # noqa: E731
+    with kernel.entered(a):
+        assert here() == inode[a]
+        kernel.read([b])  # opens a socket inside b on the way
+        assert here() == inode[a]
+        with kernel.entered(None):
+            assert here() == HOME_INODE
+        assert here() == inode[a]
+    assert here() == HOME_INODE
