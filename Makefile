@@ -25,7 +25,8 @@ export PATH := $(VENV)/bin:$(PATH)
 # shellcheck lets ansible-test sanity check the shell scripts instead of skipping.
 APT_PACKAGES := ca-certificates git make rsync procps util-linux iproute2 \
 	iptables nftables iputils-ping tini openssh-server openssh-client \
-	python3 python3-venv python3-apt python3-pyroute2 python3-netaddr python3-pytest shellcheck
+	python3 python3-venv python3-apt python3-pyroute2 python3-netaddr python3-pytest shellcheck \
+	containernetworking-plugins nginx-light curl
 
 VENV_STAMP := $(VENV)/.requirements.stamp
 

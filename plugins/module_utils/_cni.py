@@ -20,11 +20,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 
 CACHE_DIR = '/var/lib/cni'
 CACHE_KIND = 'cniCacheV1'
 DEFAULT_TIMEOUT = 30
+# libcni's ValidateContainerID.
+CONTAINER_ID = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$')
 
 
 class CniError(Exception):
@@ -34,7 +37,7 @@ class CniError(Exception):
         self.msg, self.code, self.details, self.plugin, self.command = msg, code, details, plugin, command
         text = msg
         if plugin:
-            text = 'plugin %s failed (%s): %s' % (plugin, command, msg)
+            text = 'CNI plugin %s failed on %s: %s' % (plugin, command, msg)
         if code is not None:
             text += ' [CNI error code %s]' % code
         if details:
@@ -98,23 +101,12 @@ def cache_record(network_bytes: bytes, result: dict, network_name: str, containe
 
 
 def parse_cache(text: str) -> dict:
-    """A cache entry; the config comes back as the network (dict) and its raw bytes."""
+    """A cache entry, with the network config's raw bytes in ``config_bytes``."""
     record = json.loads(text)
-    if record.get('kind') != CACHE_KIND:
-        raise CniError('cached result has kind %r, not %s' % (record.get('kind'), CACHE_KIND))
-    raw = base64.b64decode(record.get('config') or '')
-    record['config_bytes'] = raw
-    record['network'] = network_from_bytes(raw) if raw else None
+    if not isinstance(record, dict) or record.get('kind') != CACHE_KIND:
+        raise CniError('cached result is not of kind %s' % CACHE_KIND)
+    record['config_bytes'] = base64.b64decode(record.get('config') or '')
     return record
-
-
-def network_from_bytes(raw: bytes) -> dict:
-    """A network list from a .conf or .conflist file's bytes (a single plugin
-    config becomes a list of one, as libcni does)."""
-    data = json.loads(raw.decode('utf-8'))
-    if 'plugins' in data:
-        return data
-    return {'cniVersion': data.get('cniVersion'), 'name': data.get('name'), 'plugins': [data]}
 
 
 def summarize_result(result: dict) -> dict:
@@ -159,9 +151,11 @@ class Runtime:
     def find(self, plugin_type: str) -> str:
         for directory in self.bin_dirs:
             path = os.path.join(directory, plugin_type)
-            if os.path.isfile(path) and os.access(path, os.X_OK):
+            if os.path.isfile(path):
+                if not os.access(path, os.X_OK):
+                    raise CniError('CNI plugin %s is not executable' % path)
                 return path
-        raise CniError('plugin %r not found in %s' % (plugin_type, ':'.join(self.bin_dirs)))
+        raise CniError('CNI plugin %r not found in %s' % (plugin_type, ', '.join(self.bin_dirs) or 'no directory'))
 
     def execute(self, plugin_type: str, command: str, config: dict, env: dict):
         """Run one plugin; return its parsed stdout (None when empty) or raise CniError."""
@@ -173,31 +167,41 @@ class Runtime:
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
                                   timeout=self.timeout, check=False)
         except subprocess.TimeoutExpired:
-            raise CniError('did not answer within %d seconds and was killed' % self.timeout,
-                           plugin=plugin_type, command=command)
+            raise CniError('did not answer within %s seconds and was killed' % self.timeout,
+                           plugin=path, command=command)
         output = proc.stdout.decode('utf-8', 'replace').strip()
         if proc.returncode != 0:
             error = _json_object(output)
             if error is not None and 'msg' in error:
                 raise CniError(error['msg'], code=error.get('code'), details=error.get('details'),
-                               plugin=plugin_type, command=command)
+                               plugin=path, command=command)
             text = (proc.stderr.decode('utf-8', 'replace') or output).strip()
-            raise CniError('exit status %d: %s' % (proc.returncode, text), plugin=plugin_type, command=command)
+            raise CniError('exit status %d: %s' % (proc.returncode, text), plugin=path, command=command)
         if not output:
             return None
         try:
             return json.loads(output)
         except ValueError:
-            raise CniError('printed something that is not JSON: %s' % output[:200], plugin=plugin_type, command=command)
+            raise CniError('printed something that is not JSON: %s' % output[:200], plugin=path, command=command)
 
     @staticmethod
     def _env(container_id, netns, ifname, args) -> dict:
         return {'CNI_CONTAINERID': container_id, 'CNI_NETNS': netns or '', 'CNI_IFNAME': ifname,
                 'CNI_ARGS': cni_args_text(args or [])}
 
-    def version(self, plugin_type: str, cni_version: str = '1.1.0') -> list:
-        answer = self.execute(plugin_type, 'VERSION', {'cniVersion': cni_version}, {}) or {}
-        return answer.get('supportedVersions') or []
+    def version(self, plugin_type: str, cni_version: str = '1.0.0') -> list:
+        """The spec versions a plugin supports (its answer to VERSION)."""
+        answer = self.execute(plugin_type, 'VERSION', {'cniVersion': cni_version}, {})
+        if not isinstance(answer, dict):
+            raise CniError('answered without a JSON object', plugin=self.find(plugin_type), command='VERSION')
+        versions = answer.get('supportedVersions')
+        # A spec 0.2.0 plugin may answer without the list (libcni's PluginDecoder).
+        if versions is None and answer.get('cniVersion') == '0.2.0':
+            return ['0.1.0', '0.2.0']
+        if not isinstance(versions, list) or not all(isinstance(value, str) for value in versions):
+            raise CniError('answered without a list of supportedVersions', plugin=self.find(plugin_type),
+                           command='VERSION')
+        return versions
 
     def add(self, network: dict, network_bytes: bytes, container_id: str, netns: str, ifname: str,
             args=None, capability_args=None) -> dict:
@@ -279,7 +283,7 @@ class Runtime:
                 return parse_cache(handle.read())
         except FileNotFoundError:
             return None
-        except (ValueError, CniError):
+        except (ValueError, TypeError, CniError):
             return None  # an unreadable entry is as good as none: DEL runs without it
 
     @staticmethod

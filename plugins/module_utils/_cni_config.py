@@ -28,9 +28,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._validate import ValidationError
 
 try:
@@ -69,15 +68,28 @@ def load_network(path: str) -> dict:
         raise CniConfigError('%s: not a CNI configuration file (the extension must be .conf, .conflist or .json)' % path)
     try:
         with open(path, 'rb') as stream:
-            data = json.loads(stream.read().decode('utf-8'))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raw = stream.read()
+    except OSError as exc:
+        raise CniConfigError('%s: cannot read the configuration: %s' % (path, exc))
+    return network_from_bytes(raw, path, single=ext in SINGLE_EXTENSIONS)
+
+
+def network_from_bytes(raw: bytes, path: str, single=None) -> dict:
+    """A network in list form from a file's bytes. SINGLE says whether it holds one
+    plugin (.conf, .json) or a list; None decides by the presence of ``plugins``
+    (for bytes without a file name, such as libcni's result cache)."""
+    try:
+        data = json.loads(raw.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise CniConfigError('%s: cannot read the configuration: %s' % (path, exc))
     if not isinstance(data, dict):
         raise CniConfigError('%s: the configuration must be a JSON object' % path)
     for key in ('name', 'cniVersion'):
         if key in data and not isinstance(data[key], str):
             raise CniConfigError('%s: %s must be a string, not %s' % (path, key, _json_type(data[key])))
-    if ext in SINGLE_EXTENSIONS:
+    if single is None:
+        single = 'plugins' not in data
+    if single:
         _check_type_present(data, path)
         return {'cniVersion': data.get('cniVersion', ''), 'name': data.get('name', ''), 'plugins': [data]}
     if 'name' not in data:
@@ -197,48 +209,21 @@ def plugin_types(network: dict, field: str) -> list:
 
 
 def find_plugin(bin_dirs: list, plugin_type: str) -> str:
-    """The executable for a plugin type: the first regular file of that name in bin_dirs."""
+    """The executable for a plugin type: the first file of that name in bin_dirs."""
     try:
         _plugin_type(plugin_type, 'type')
-    except ValidationError as exc:
+        return _cni.Runtime(bin_dirs).find(plugin_type)
+    except (ValidationError, _cni.CniError) as exc:
         raise CniConfigError(str(exc))
-    for directory in bin_dirs:
-        path = os.path.join(directory, plugin_type)
-        if os.path.isfile(path):
-            if not os.access(path, os.X_OK):
-                raise CniConfigError('CNI plugin %s is not executable' % path)
-            return path
-    raise CniConfigError('CNI plugin %r not found in %s' % (plugin_type, ', '.join(bin_dirs) or 'no directory'))
 
 
 def plugin_versions(bin_dirs: list, plugin_type: str, timeout: float) -> list:
     """The CNI spec versions a plugin supports, from its answer to CNI_COMMAND=VERSION."""
-    path = find_plugin(bin_dirs, plugin_type)
-    env = dict((key, value) for key, value in os.environ.items() if not key.startswith('CNI_'))
-    env.update(CNI_COMMAND='VERSION', CNI_PATH=os.pathsep.join(bin_dirs))
-    request = json.dumps({'cniVersion': VERSION_REQUEST}).encode('utf-8')
+    find_plugin(bin_dirs, plugin_type)
     try:
-        proc = subprocess.run([path], input=request, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env, cwd='/', timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise CniConfigError('CNI plugin %s did not answer VERSION within %s seconds' % (path, timeout))
-    except OSError as exc:
-        raise CniConfigError('CNI plugin %s cannot be run: %s' % (path, exc))
-    answer = _json_object(proc.stdout)
-    if proc.returncode != 0:
-        reason = answer.get('msg') if answer else (proc.stderr or proc.stdout).decode('utf-8', 'replace').strip()
-        raise CniConfigError('CNI plugin %s failed on VERSION (exit status %d): %s'
-                             % (path, proc.returncode, reason or 'no message'))
-    if answer is None:
-        raise CniConfigError('CNI plugin %s answered VERSION with something that is not a JSON object: %r'
-                             % (path, proc.stdout[:200].decode('utf-8', 'replace')))
-    versions = answer.get('supportedVersions')
-    # A spec 0.2.0 plugin may answer without the list (libcni's PluginDecoder).
-    if versions is None and answer.get('cniVersion') == '0.2.0':
-        return ['0.1.0', '0.2.0']
-    if not isinstance(versions, list) or not all(isinstance(value, str) for value in versions):
-        raise CniConfigError('CNI plugin %s answered VERSION without a list of supportedVersions' % path)
-    return versions
+        return _cni.Runtime(bin_dirs, timeout=timeout).version(plugin_type, VERSION_REQUEST)
+    except _cni.CniError as exc:
+        raise CniConfigError(str(exc))
 
 
 def render(network: dict) -> str:

@@ -191,6 +191,10 @@ class Plan:
         self._add('%s in %s' % (text, describe_netns(ns)), apply)
         self.ns(ns)['firewall'][table] = list(rules_after)
 
+    def call(self, text: str, execute, undo=None) -> None:
+        """A step of its own kind; the caller updates the model."""
+        self._add(text, execute, undo)
+
     # running ----------------------------------------------------------------
 
     def execute(self, kernel) -> None:

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _cni
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import Kernel
 
 PLUGINS = '/usr/lib/cni'
@@ -43,7 +43,7 @@ def demo_network(data_dir, version='0.2.0'):
 def test_add_check_del_with_the_tutorial_config(lab, version, shape):
     kernel, host, pod, tmp = lab
     raw = json.dumps(demo_network(tmp / 'ipam', version)).encode()
-    network = _cni.network_from_bytes(raw)
+    network = _cni_config.network_from_bytes(raw, 'demo')
     runtime = _cni.Runtime([PLUGINS], cache_dir=str(tmp / 'cache'))
     assert '0.2.0' in runtime.version('bridge') and '1.0.0' in runtime.version('bridge')
     netns = '/run/netns/' + pod
@@ -80,7 +80,7 @@ def test_failed_add_is_undone_and_error_surfaced(lab):
     network = {'cniVersion': '1.0.0', 'name': 'demo_br', 'plugins': [network, {'type': 'refuse'}]}
     runtime = _cni.Runtime([str(failing.parent), PLUGINS], cache_dir=str(tmp / 'cache'))
     with kernel.entered(host):
-        with pytest.raises(_cni.CniError, match=r'plugin refuse failed \(ADD\): no way \[CNI error code 7\]: by design'):
+        with pytest.raises(_cni.CniError, match=r'CNI plugin .*/refuse failed on ADD: no way \[CNI error code 7\]: by design'):
             runtime.add(network, b'{}', 'c1', '/run/netns/' + pod, 'eth0')
         # The bridge plugin's ADD was undone: no address reserved, no cache.
         assert not (tmp / 'ipam' / 'demo_br' / '10.0.10.2').exists()
@@ -90,7 +90,7 @@ def test_failed_add_is_undone_and_error_surfaced(lab):
 
 def test_missing_plugin_and_timeout(tmp_path):
     runtime = _cni.Runtime([str(tmp_path)], timeout=1)
-    with pytest.raises(_cni.CniError, match="plugin 'bridge' not found"):
+    with pytest.raises(_cni.CniError, match="CNI plugin 'bridge' not found"):
         runtime.version('bridge')
     hang = tmp_path / 'hang'
     hang.write_text('#!/bin/sh\nsleep 30\n')

@@ -142,12 +142,15 @@ def test_entered_nests(kernel, names):
     kernel.create_netns(a)
     kernel.create_netns(b)
     inode = {name: kernel.netns_source(name)['inode'] for name in names}
-    here = lambda: os.stat('/proc/thread-self/ns/net').st_ino  # noqa: E731
     with kernel.entered(a):
-        assert here() == inode[a]
+        assert _thread_netns() == inode[a]
         kernel.read([b])  # opens a socket inside b on the way
-        assert here() == inode[a]
+        assert _thread_netns() == inode[a]
         with kernel.entered(None):
-            assert here() == HOME_INODE
-        assert here() == inode[a]
-    assert here() == HOME_INODE
+            assert _thread_netns() == HOME_INODE
+        assert _thread_netns() == inode[a]
+    assert _thread_netns() == HOME_INODE
+
+
+def _thread_netns() -> int:
+    return os.stat('/proc/thread-self/ns/net').st_ino

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _cni
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config
 
 LIST = {'cniVersion': '1.0.0', 'name': 'k8s', 'plugins': [
     {'type': 'bridge', 'bridge': 'cni0', 'ipam': {'type': 'host-local', 'subnet': '10.1.0.0/24'}},
@@ -23,12 +23,12 @@ def test_plugin_config_injects_name_version_prev_result_and_capabilities():
     assert 'runtimeConfig' not in LIST['plugins'][1]  # the network itself is not changed
 
 
-def test_single_plugin_conf_becomes_a_list():
+def test_cached_config_bytes_become_a_list():
     raw = json.dumps({'cniVersion': '0.2.0', 'name': 'demo_br', 'type': 'bridge'}).encode()
-    network = _cni.network_from_bytes(raw)
+    network = _cni_config.network_from_bytes(raw, 'cache')
     assert network['name'] == 'demo_br' and network['cniVersion'] == '0.2.0'
     assert network['plugins'] == [{'cniVersion': '0.2.0', 'name': 'demo_br', 'type': 'bridge'}]
-    assert _cni.network_from_bytes(json.dumps(LIST).encode()) == LIST
+    assert _cni_config.network_from_bytes(json.dumps(LIST).encode(), 'cache') == LIST
 
 
 def test_cache_record_matches_libcni_and_round_trips():
@@ -40,7 +40,7 @@ def test_cache_record_matches_libcni_and_round_trips():
     assert record['kind'] == 'cniCacheV1' and base64.b64decode(record['config']) == raw
     assert record['cniArgs'] == [['K8S_POD_NAME', 'web']]
     parsed = _cni.parse_cache(json.dumps(record))
-    assert parsed['network'] == LIST and parsed['config_bytes'] == raw
+    assert parsed['config_bytes'] == raw and parsed['result'] == {'cniVersion': '1.0.0'}
     assert _cni.cache_path('/var/lib/cni', 'k8s', 'abc', 'eth0') == '/var/lib/cni/results/k8s-abc-eth0'
     with pytest.raises(_cni.CniError, match='kind'):
         _cni.parse_cache(json.dumps({'kind': 'other'}))

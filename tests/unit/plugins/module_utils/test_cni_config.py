@@ -284,11 +284,11 @@ def test_plugin_versions_old_plugin_without_list(tmp_path):
 
 
 @pytest.mark.parametrize('answer, message', [
-    ("""echo '{"code":7,"msg":"broken plugin"}'; exit 1""", r'failed on VERSION \(exit status 1\): broken plugin'),
-    ("echo oops >&2; exit 2", r'failed on VERSION \(exit status 2\): oops'),
-    ("echo 'not json'", "answered VERSION with something that is not a JSON object: 'not json"),
-    ("""echo '{"cniVersion":"1.0.0"}'""", 'answered VERSION without a list of supportedVersions'),
-    ("exec sleep 5", 'did not answer VERSION within 0.5 seconds'),
+    ("""echo '{"code":7,"msg":"broken plugin"}'; exit 1""", r'failed on VERSION: broken plugin \[CNI error code 7\]'),
+    ("echo oops >&2; exit 2", r'failed on VERSION: exit status 2: oops'),
+    ("echo 'not json'", "failed on VERSION: printed something that is not JSON: not json"),
+    ("""echo '{"cniVersion":"1.0.0"}'""", 'failed on VERSION: answered without a list of supportedVersions'),
+    ("exec sleep 5", 'failed on VERSION: did not answer within 0.5 seconds'),
 ])
 def test_plugin_versions_refuses(tmp_path, answer, message):
     path = fake_plugin(tmp_path, answer)
