@@ -1,4 +1,4 @@
-"""Tutorial steps 1 and 2 as seen from inside each lab node, over SSH.
+"""Tutorial steps 1, 2, 4 and 5 as seen from inside each lab node, over SSH.
 
 Every value here is the roles' default (the tutorial's), which converge.yml uses.
 """
@@ -109,3 +109,122 @@ def test_step2_masquerade_rule(host):
 
 def test_step2_ip_forward(host):
     assert host.sysctl("net.ipv4.ip_forward") == 1
+
+
+# Steps 4 and 5: the CNI network demo_br and the pod pause_demo (roles/cni_pod).
+NETWORK = "demo_br"
+POD = "pause_demo"
+POD_IFNAME = "eth10"
+CNI_BRIDGE = "cni_net0"
+CNI_GATEWAY = "10.0.10.1"
+NETNS_PATH = f"/run/netns/{POD}"
+HOST_LOCAL_DIR = f"/var/lib/cni/networks/{NETWORK}"
+CNI_CACHE = f"/var/lib/cni/results/{NETWORK}-{POD}-{POD_IFNAME}"
+CNI_CONF = "/etc/cni/net.d/00-demo.conf"
+CNI_BIN_DIR = "/opt/cni/bin"
+PAUSE_ARGS = f"/usr/bin/python3 /run/podnet/pause.py {POD}"
+
+
+@pytest.fixture()
+def pod_ip(host) -> str:
+    """The pod's address as the tutorial finds it: host-local's last reservation."""
+    address = host.file(f"{HOST_LOCAL_DIR}/last_reserved_ip.0").content_string.strip()
+    assert address.startswith("10.0.10."), address
+    return address
+
+
+def netns_inode(host, path: str) -> int:
+    """Inode of a network namespace file (/run/netns/NAME or /proc/PID/ns/net)."""
+    return int(host.check_output("stat -L -c %%i %s", path))
+
+
+def processes(host) -> list[tuple[int, str, str]]:
+    """(pid, comm, args) of every process in the node (it has its own PID namespace)."""
+    found = []
+    for line in host.check_output("ps -eo pid=,comm=,args=").splitlines():
+        pid, comm, args = line.strip().split(None, 2)
+        found.append((int(pid), comm, args))
+    return found
+
+
+def test_step4_conf_is_the_tutorials(host):
+    conf = json.loads(host.file(CNI_CONF).content_string)
+    assert conf["cniVersion"] == "0.2.0"
+    assert conf["name"] == NETWORK
+    assert conf["type"] == "bridge"
+    assert conf["bridge"] == CNI_BRIDGE
+    assert conf["ipam"]["type"] == "host-local"
+    assert conf["ipam"]["subnet"] == "10.0.10.0/24"
+
+
+def test_step4_plugins_installed_root_owned_0755(host):
+    listing = host.check_output(
+        "find %s -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%%f %%y %%u %%g %%m\\n'", CNI_BIN_DIR
+    )
+    plugins = {name: rest for name, rest in (line.split(" ", 1) for line in listing.splitlines())}
+    # What 00-demo.conf needs is there ...
+    assert {"bridge", "host-local", "loopback"} <= plugins.keys(), sorted(plugins)
+    # ... and every plugin is a regular file, root:root, 0755.
+    wrong = {name: rest for name, rest in plugins.items() if rest != "f root root 755"}
+    assert not wrong, wrong
+
+
+def test_step4_bridge_holds_gateway_address(host):
+    bridge = link(host, None, CNI_BRIDGE)
+    assert ipv4(bridge) == {f"{CNI_GATEWAY}/24"}
+    assert is_up(bridge)
+    # The pod's host-side veth end is the bridge's port.
+    ports = ip_json(host, "link", "show", "master", CNI_BRIDGE)
+    assert len(ports) == 1, ports
+
+
+def test_step4_host_local_reserved_the_pod_ip(host, pod_ip):
+    reservation = host.file(f"{HOST_LOCAL_DIR}/{pod_ip}")
+    assert reservation.is_file
+    # host-local records the container ID and the interface name.
+    assert reservation.content_string.split() == [POD, POD_IFNAME]
+
+
+def test_step4_libcni_cache(host, pod_ip):
+    cache = host.file(CNI_CACHE)
+    assert cache.is_file
+    entry = json.loads(cache.content_string)
+    assert entry["kind"] == "cniCacheV1"
+    assert entry["networkName"] == NETWORK
+    assert entry["containerId"] == POD
+    assert entry["ifName"] == POD_IFNAME
+    assert entry["result"]["ip4"]["ip"] == f"{pod_ip}/24"
+
+
+def test_step4_pod_interface_holds_pod_ip(host, pod_ip):
+    eth = link(host, POD, POD_IFNAME)
+    assert ipv4(eth) == {f"{pod_ip}/24"}
+    assert is_up(eth)
+
+
+def test_step4_pod_routes_via_gateway(host):
+    routes = {
+        (r["dst"], r.get("gateway"), r.get("dev"))
+        for r in ip_json(host, "-n", POD, "-4", "route", "show")
+    }
+    assert ("default", CNI_GATEWAY, POD_IFNAME) in routes, routes
+    assert ("1.1.1.1", CNI_GATEWAY, POD_IFNAME) in routes, routes
+
+
+def test_step5_pause_and_nginx_share_the_pod_netns(host):
+    pod_ns = netns_inode(host, NETNS_PATH)
+    # The pod's namespace is not the node's own.
+    assert pod_ns != netns_inode(host, "/proc/1/ns/net")
+    procs = processes(host)
+    pause = [pid for pid, _, args in procs if args == PAUSE_ARGS]
+    nginx = [pid for pid, comm, _ in procs if comm == "nginx"]
+    assert len(pause) == 1, procs
+    assert any(args.startswith("nginx: master process nginx -g daemon off;") for _, _, args in procs), procs
+    for pid in pause + nginx:
+        assert netns_inode(host, f"/proc/{pid}/ns/net") == pod_ns, pid
+
+
+def test_step5_nginx_answers_on_pod_ip(host, pod_ip):
+    page = host.run("curl -s --max-time 5 http://%s/", pod_ip)
+    assert page.rc == 0, page.stderr
+    assert "Welcome to nginx!" in page.stdout
