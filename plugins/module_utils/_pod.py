@@ -226,12 +226,16 @@ class PodManager:
                 network = _cni_config.load_network(path)
                 with open(path, 'rb') as handle:
                     raw = handle.read()
-                _cni_config.validate_network(network, field)
+            except (OSError, _cni_config.CniConfigError) as exc:
+                raise _validate.ValidationError(field, str(exc))
+            # Validated in the file's own form, so that fields read as the file is written.
+            _cni_config.validate_network(json.loads(raw.decode('utf-8')), field)
+            try:
                 runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
                 for plugin in network['plugins']:
                     runtime.find(plugin['type'])
-            except (OSError, _cni_config.CniConfigError, _cni.CniError) as exc:
-                raise _validate.ValidationError(field, str(exc))
+            except _cni.CniError as exc:
+                raise _validate.ValidationError(want['field'] + 'cni_bin_dir', str(exc))
             want.update(network=network, network_bytes=raw, network_path=path)
 
     def read(self, kernel, wants) -> dict:
@@ -250,42 +254,54 @@ class PodManager:
             sandbox = 'running' if alive(pause) and kernel.namespace_inode('/proc/%d/ns/net' % pause['pid']) == (
                 source or {}).get('inode') else 'broken'
         runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
-        network_name = (want['network'] or {}).get('name') or want['network_name'] or record.get('network')
-        cached = runtime.cached(network_name, want['container_id'], want['ifname']) if network_name else None
+        network_name = record.get('network') or (want['network'] or {}).get('name') or want['network_name']
+        # The attachment is what was added: the record's container ID and interface win over the task's.
+        attachment = (record.get('container_id') or want['container_id'], record.get('ifname') or want['ifname'])
+        cached = runtime.cached(network_name, *attachment) if network_name else None
         if cached is not None:
             try:
                 cached['network'] = _cni_config.network_from_bytes(cached['config_bytes'], 'the cached config')
             except _cni_config.CniConfigError:
                 cached = None  # unusable: DEL runs with the current config, if any
-        attached = False
+        attached, check_error = False, None
         if sandbox == 'running' and cached is not None:
-            attached = self._attachment_ok(kernel, runtime, want, cached)
+            attached, check_error = self._attachment_ok(kernel, runtime, name, attachment, cached)
         workloads = dict((w['name'], w) for w in (record.get('workloads') or []) if alive(w))
         return {'record': record, 'sandbox': sandbox, 'cached': cached, 'attached': attached,
-                'workloads': workloads, 'network': network_name}
+                'check_error': check_error, 'workloads': workloads, 'network': network_name,
+                'attachment': attachment}
 
     @staticmethod
-    def _attachment_ok(kernel, runtime, want, cached) -> bool:
-        network = cached['network']
+    def _attachment_ok(kernel, runtime, name, attachment, cached):
+        """(attached, CHECK's error). CHECK (CNI 0.4.0 on) is asked first; when it is not
+        available, or fails, the pod counts as attached while its interface holds the
+        cached addresses: some plugins' CHECK fails on healthy pods (Debian's portmap
+        1.1.1 without IPv6), and a repair would give the pod a new address."""
+        container_id, ifname = attachment
+        error = None
         try:
-            if runtime.check(network, want['container_id'], kernel_netns_path(want['name']), want['ifname'],
-                             want['args'], want['capability_args']):
-                return True
-        except _cni.CniError:
-            return False
-        # Before CNI 0.4.0 there is no CHECK: the interface must hold the cached addresses.
-        link = kernel.read([want['name']])[want['name']]['links'].get(want['ifname'])
+            if runtime.check(cached['network'], container_id, kernel_netns_path(name), ifname,
+                             _cached_args(cached), cached.get('capabilityArgs') or {}):
+                return True, None
+        except _cni.CniError as exc:
+            error = str(exc)
+        link = kernel.read([name])[name]['links'].get(ifname)
         wanted = [ip['address'] for ip in _cni.summarize_result(cached['result'])['ips']]
-        return link is not None and all(address in link['addresses'] for address in wanted)
+        return link is not None and all(address in link['addresses'] for address in wanted), error
 
     def plan(self, plan, wants, context) -> None:
         for want in wants:
             have = plan.state[want['name']]
+            if have['check_error'] and have['attached']:
+                context.warnings.append('pod %s: CNI CHECK failed, but its interface holds its addresses, so it is '
+                                        'kept: %s' % (want['name'], have['check_error']))
             if want['state'] == 'absent':
                 self._plan_teardown(plan, want, have, cached_only=False)
-                have.update(sandbox='missing', attached=False, workloads={}, network=None, cached=None)
+                have.update(sandbox='missing', attached=False, workloads={}, network=None, cached=None, record={})
                 continue
-            stale = have['cached'] is not None and have['cached']['config_bytes'] != want['network_bytes']
+            stale = have['cached'] is not None and (
+                have['cached']['config_bytes'] != want['network_bytes']
+                or have['attachment'] != (want['container_id'], want['ifname']))
             if have['sandbox'] != 'running' or not have['attached'] or stale:
                 self._plan_teardown(plan, want, have, cached_only=True)
                 self._plan_sandbox(plan, want)
@@ -297,12 +313,17 @@ class PodManager:
         record = dict(have['record'])
         for workload in have['workloads'].values():
             plan.call('stop workload %s of pod %s' % (workload['name'], name), _stopper(workload))
-        network = have['cached']['network'] if have['cached'] else (None if cached_only else want['network'])
+        cached = have['cached']
+        network = cached['network'] if cached else (None if cached_only else want['network'])
         if network is not None:
+            # As libcni does, DEL gets the arguments the attachment was added with.
+            args = _cached_args(cached) if cached else want['args']
+            caps = (cached.get('capabilityArgs') or {}) if cached else want['capability_args']
+            container_id, ifname = have['attachment']
             plan.call('CNI DEL %s from pod %s' % (network['name'], name),
                       lambda kernel: _cni.Runtime(want['bin_dirs'], timeout=want['timeout']).delete(
-                          network, want['container_id'], _del_netns_path(kernel, name, record.get('pause')),
-                          want['ifname'], want['args'], want['capability_args']))
+                          network, container_id, _del_netns_path(kernel, name, record.get('pause')),
+                          ifname, args, caps))
         if alive(record.get('pause')):
             plan.call('stop pause process of pod %s' % name, _stopper(record['pause']))
         if have['sandbox'] != 'missing':
@@ -347,7 +368,7 @@ class PodManager:
                 running.pop(workload_name)
         for workload in want['workloads']:
             if workload['name'] not in running:
-                plan.call('start workload %s in pod %s' % (workload['name'], name), _starter(name, workload))
+                plan.call('start workload %s in pod %s' % (workload['name'], name), *_starter(name, workload))
                 running[workload['name']] = dict(workload, pid=None)
 
     def describe(self, state: dict, want: dict, full: bool = False) -> dict:
@@ -391,12 +412,22 @@ def _stopper(proc):
     return lambda kernel: stop(proc)
 
 
+def _cached_args(cached) -> list:
+    return [tuple(pair) for pair in cached.get('cniArgs') or []]
+
+
 def _starter(name, workload):
+    """The step that starts a workload, and its undo."""
+    started = {}
+
     def start(kernel):
         record = load_record(name)
         log = os.path.join(os.path.dirname(record_path(name)), workload['name'] + '.log')
-        started = spawn(kernel, name, workload['argv'], log)
-        started.update(name=workload['name'], log=log)
+        started.update(spawn(kernel, name, workload['argv'], log), name=workload['name'], log=log)
         record['workloads'] = [w for w in record.get('workloads', []) if w['name'] != workload['name']] + [started]
         save_record(record)
-    return start
+
+    def undo(kernel):
+        if started:
+            stop(started)
+    return start, undo
