@@ -137,9 +137,9 @@ integration: deps
 	bash tests/integration/run.sh
 
 molecule: deps
-	@$(call banner,"molecule scenario default")
+	@$(call banner,"molecule scenarios default and teardown")
 	cd $(ROOT)
-	$(VENV)/bin/molecule test -s default
+	$(VENV)/bin/molecule test --all
 
 residue-baseline:
 	@bash $(ROOT)/tests/residue_check.sh --record $(ROOT)/tests/output/residue-baseline.txt
