@@ -161,7 +161,7 @@ def test_step4_plugins_installed_root_owned_0755(host):
     listing = host.check_output(
         "find %s -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%%f %%y %%u %%g %%m\\n'", CNI_BIN_DIR
     )
-    plugins = {name: rest for name, rest in (line.split(" ", 1) for line in listing.splitlines())}
+    plugins = dict(line.split(" ", 1) for line in listing.splitlines())
     # What 00-demo.conf needs is there ...
     assert {"bridge", "host-local", "loopback"} <= plugins.keys(), sorted(plugins)
     # ... and every plugin is a regular file, root:root, 0755.
@@ -216,10 +216,10 @@ def test_step5_pause_and_nginx_share_the_pod_netns(host):
     # The pod's namespace is not the node's own.
     assert pod_ns != netns_inode(host, "/proc/1/ns/net")
     procs = processes(host)
-    pause = [pid for pid, _, args in procs if args == PAUSE_ARGS]
-    nginx = [pid for pid, comm, _ in procs if comm == "nginx"]
+    pause = [proc[0] for proc in procs if proc[2] == PAUSE_ARGS]
+    nginx = [proc[0] for proc in procs if proc[1] == "nginx"]
     assert len(pause) == 1, procs
-    assert any(args.startswith("nginx: master process nginx -g daemon off;") for _, _, args in procs), procs
+    assert any(proc[2].startswith("nginx: master process nginx -g daemon off;") for proc in procs), procs
     for pid in pause + nginx:
         assert netns_inode(host, f"/proc/{pid}/ns/net") == pod_ns, pid
 
