@@ -91,7 +91,7 @@ def alive(proc) -> bool:
     return bool(proc) and start_time(proc['pid']) == proc['start']
 
 
-def spawn(kernel, netns: str, argv, log_path=None) -> dict:
+def spawn(kernel, netns: str, argv, log_path=None, settle: float = SETTLE_SECONDS) -> dict:
     """Start ARGV detached inside NETNS: own session, no inherited descriptors,
     standard streams on /dev/null or LOG_PATH (so an SSH channel never waits on it)."""
     out = open(log_path, 'ab') if log_path else subprocess.DEVNULL
@@ -102,7 +102,7 @@ def spawn(kernel, netns: str, argv, log_path=None) -> dict:
     finally:
         if log_path:
             out.close()
-    time.sleep(SETTLE_SECONDS)
+    time.sleep(settle)
     started = start_time(proc.pid)
     if proc.poll() is not None or started is None:
         raise OSError('%s exited at once with status %s%s' % (argv[0], proc.poll(), _log_tail(log_path)))
@@ -339,7 +339,8 @@ class PodManager:
         def create(kernel):
             kernel.create_netns(name)
             kernel.set_link(name, 'lo', up=True)
-            record['pause'] = spawn(kernel, name, pause_argv(name))
+            # The pause program is ours and cannot fail on start: no settling time.
+            record['pause'] = spawn(kernel, name, pause_argv(name), settle=0)
             save_record(record)
 
         def destroy(kernel):
