@@ -60,7 +60,7 @@ def test_status_and_gc_for_spec_1_1(recorder):
     assert runtime.status(NETWORK) == ['first', 'second']
     assert runtime.gc(NETWORK, [('c1', 'eth0')]) == ['first', 'second']
     asked = [(c['command'], json.loads(c['stdin'])) for c in calls() if c['command'] in ('STATUS', 'GC')]
-    assert [command for command, _ in asked] == ['STATUS', 'STATUS', 'GC', 'GC']
+    assert [pair[0] for pair in asked] == ['STATUS', 'STATUS', 'GC', 'GC']
     assert asked[2][1]['cni.dev/valid-attachments'] == [{'containerID': 'c1', 'ifname': 'eth0'}]
     # Configurations before 1.1.0 know neither verb, and disableGC turns GC off.
     assert runtime.status(dict(NETWORK, cniVersion='1.0.0')) == []
