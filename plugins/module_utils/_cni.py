@@ -132,6 +132,17 @@ def summarize_result(result: dict) -> dict:
     }
 
 
+def write_atomic(path: str, text: str, mode: int = 0o600) -> None:
+    """Write a file under a temporary name and rename it into place, so a reader
+    never sees half of it; the directory is made (0700) if missing."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = path + '.tmp'
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, 'w') as handle:
+        handle.write(text)
+    os.rename(tmp, path)
+
+
 def _json_object(text: str):
     try:
         value = json.loads(text)
@@ -220,7 +231,7 @@ class Runtime:
             raise
         record = cache_record(network_bytes, result or {}, network['name'], container_id, ifname, netns, args,
                               capability_args)
-        self._write_cache(cache_path(self.cache_dir, network['name'], container_id, ifname), record)
+        write_atomic(cache_path(self.cache_dir, network['name'], container_id, ifname), json.dumps(record))
         return result or {}
 
     def check(self, network: dict, container_id: str, netns: str, ifname: str, args=None, capability_args=None) -> bool:
@@ -285,12 +296,3 @@ class Runtime:
             return None
         except (ValueError, TypeError, CniError):
             return None  # an unreadable entry is as good as none: DEL runs without it
-
-    @staticmethod
-    def _write_cache(path: str, record: dict) -> None:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = path + '.tmp'
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, 'w') as handle:
-            json.dump(record, handle)
-        os.rename(tmp, path)

@@ -254,14 +254,6 @@ def _json_type(value) -> str:
     return 'an object'
 
 
-def _json_object(data: bytes):
-    try:
-        value = json.loads(data.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _check_type_present(plugin: dict, where: str) -> None:
     if not isinstance(plugin.get('type'), str) or plugin['type'] == '':
         raise CniConfigError("%s: the plugin configuration has no 'type'" % where)

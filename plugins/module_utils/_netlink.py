@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import os
 import socket
 import subprocess
@@ -404,9 +403,3 @@ def route_text(route: dict) -> str:
     if route['metric']:
         words += ['metric', str(route['metric'])]
     return ' '.join(words)
-
-
-def os_error_text(exc: Exception) -> str:
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return '%s (%s)' % (os.strerror(exc.errno), errno.errorcode.get(exc.errno, exc.errno))
-    return str(exc)

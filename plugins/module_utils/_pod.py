@@ -30,6 +30,7 @@ import time
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._module import validate_element
+from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import netns_path
 
 STATE_DIR = '/run/podnet/pods'
 PAUSE_PROGRAM = '/run/podnet/pause.py'
@@ -122,16 +123,13 @@ def _log_tail(log_path) -> str:
 
 def pause_argv(name: str):
     """The pause process's command line, writing its program first if needed."""
-    os.makedirs(os.path.dirname(PAUSE_PROGRAM), mode=0o755, exist_ok=True)
     try:
         with open(PAUSE_PROGRAM) as handle:
             current = handle.read()
     except OSError:
         current = None
     if current != PAUSE_CODE:
-        with open(PAUSE_PROGRAM + '.tmp', 'w') as handle:
-            handle.write(PAUSE_CODE)
-        os.rename(PAUSE_PROGRAM + '.tmp', PAUSE_PROGRAM)
+        _cni.write_atomic(PAUSE_PROGRAM, PAUSE_CODE, 0o644)
     return [sys.executable, PAUSE_PROGRAM, name]
 
 
@@ -163,11 +161,7 @@ def load_record(name: str):
 
 
 def save_record(record: dict) -> None:
-    path = record_path(record['name'])
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    with open(path + '.tmp', 'w') as handle:
-        json.dump(record, handle)
-    os.rename(path + '.tmp', path)
+    _cni.write_atomic(record_path(record['name']), json.dumps(record))
 
 
 class PodManager:
@@ -280,7 +274,7 @@ class PodManager:
         container_id, ifname = attachment
         error = None
         try:
-            if runtime.check(cached['network'], container_id, kernel_netns_path(name), ifname,
+            if runtime.check(cached['network'], container_id, netns_path(name), ifname,
                              _cached_args(cached), cached.get('capabilityArgs') or {}):
                 return True, None
         except _cni.CniError as exc:
@@ -353,9 +347,9 @@ class PodManager:
         runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
         plan.call('CNI ADD %s to pod %s as %s' % (want['network']['name'], name, want['ifname']),
                   lambda kernel: runtime.add(want['network'], want['network_bytes'], want['container_id'],
-                                             kernel_netns_path(name), want['ifname'], want['args'],
+                                             netns_path(name), want['ifname'], want['args'],
                                              want['capability_args']),
-                  lambda kernel: runtime.delete(want['network'], want['container_id'], kernel_netns_path(name),
+                  lambda kernel: runtime.delete(want['network'], want['container_id'], netns_path(name),
                                                 want['ifname'], want['args'], want['capability_args']))
 
     @staticmethod
@@ -381,7 +375,7 @@ class PodManager:
         if full:
             record = have['record']
             summary = _cni.summarize_result(have['cached']['result']) if have['cached'] else {}
-            result.update(netns=kernel_netns_path(want['name']), container_id=want['container_id'],
+            result.update(netns=netns_path(want['name']), container_id=want['container_id'],
                           ifname=want['ifname'], pause_pid=(record.get('pause') or {}).get('pid'),
                           ips=summary.get('ips', []), routes=summary.get('routes', []),
                           interfaces=summary.get('interfaces', []),
@@ -389,23 +383,19 @@ class PodManager:
         return result
 
 
-def kernel_netns_path(name: str) -> str:
-    return '/run/netns/' + name
-
-
 def _del_netns_path(kernel, name: str, pause) -> str:
     """The namespace to give DEL: the name if it still exists, else the pause
     process's namespace (the name vanished but the pod lives on), else none
     (the plugins then release the IPAM reservation only)."""
     if kernel.netns_source(name) is not None:
-        return kernel_netns_path(name)
+        return netns_path(name)
     if alive(pause):
         return '/proc/%d/ns/net' % pause['pid']
     return ''
 
 
 def _delete_netns(kernel, name) -> None:
-    if kernel.netns_source(name) is not None or os.path.lexists(kernel_netns_path(name)):
+    if kernel.netns_source(name) is not None or os.path.lexists(netns_path(name)):
         kernel.delete_netns(name)
 
 
