@@ -1,6 +1,6 @@
 # Build, test and demo entry points for packetlife.podnet.
 #
-#   make demo        install everything, bring up the lab, run tutorial steps 1-2
+#   make demo        install everything, bring up the lab, run tutorial steps 1-5
 #   make demo-down   tear the lab down again
 #   make test        the whole suite, stopping at the first failure
 #
@@ -26,7 +26,8 @@ export PATH := $(VENV)/bin:$(PATH)
 APT_PACKAGES := ca-certificates git make rsync procps util-linux iproute2 \
 	iptables nftables iputils-ping tini openssh-server openssh-client \
 	python3 python3-venv python3-apt python3-pyroute2 python3-netaddr python3-pytest shellcheck \
-	containernetworking-plugins nginx-light curl
+	containernetworking-plugins nginx-light curl \
+	docker.io busybox-static gcc libc6-dev
 
 VENV_STAMP := $(VENV)/.requirements.stamp
 
@@ -37,7 +38,7 @@ printf '\n=== %s ===\n' $(1)
 endef
 
 .PHONY: help deps apt-deps collection-link demo demo-down test unit kernel sanity build \
-	lint integration molecule residue-baseline residue-check
+	lint integration docker molecule residue-baseline residue-check
 
 help:
 	@sed -n '3,7p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
@@ -86,7 +87,7 @@ demo: deps
 	@$(call banner,"lab up")
 	cd $(ROOT)
 	$(VENV)/bin/ansible-playbook playbooks/lab_up.yml
-	$(call banner,"tutorial steps 1-2 and proofs")
+	$(call banner,"tutorial steps 1-5 and proofs")
 	$(VENV)/bin/ansible-playbook -i $(LAB_INVENTORY) playbooks/tutorial.yml
 
 demo-down: deps
@@ -96,7 +97,7 @@ demo-down: deps
 
 # Each stage is its own make run, in this order, so the first failure stops the rest.
 test:
-	@for stage in deps residue-baseline unit kernel sanity build lint integration molecule residue-check; do
+	@for stage in deps residue-baseline unit kernel sanity build lint integration docker molecule residue-check; do
 		$(MAKE) --no-print-directory -C $(ROOT) "$$stage"
 	done
 	printf '\n=== make test: all stages passed ===\n'
@@ -135,6 +136,13 @@ integration: deps
 	@$(call banner,"integration tests")
 	cd $(ROOT)
 	bash tests/integration/run.sh
+
+# pause_pod's docker backend and netns's container adoption against a private Docker
+# engine (dockerd of docker.io) that tests/docker/run.sh starts and removes again.
+docker: deps
+	@$(call banner,"docker backend against a private engine")
+	cd $(ROOT)
+	bash tests/docker/run.sh
 
 molecule: deps
 	@$(call banner,"molecule scenarios default and teardown")

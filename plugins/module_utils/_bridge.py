@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _iptables, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._interface import (
-    INTERFACE_SPEC, describe_interface, parse_interface, plan_interface, require_namespace)
+    INTERFACE_SPEC, describe_interface, namespaces_of, parse_interface, plan_interface, require_namespace,
+    scoped_name)
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import describe_netns
 
 FORWARDING = 'net.ipv4.ip_forward'
@@ -44,9 +45,7 @@ class BridgeManager:
                     forwarding=item.get('forwarding'), masquerade=item.get('masquerade'))
         return want
 
-    @staticmethod
-    def key(want: dict) -> str:
-        return want['name'] if want['netns'] is None else '%s/%s' % (want['netns'], want['name'])
+    key = staticmethod(scoped_name)
 
     def prepare(self, kernel, wants) -> None:
         for want in wants:
@@ -57,10 +56,7 @@ class BridgeManager:
                     raise _validate.ValidationError(want['field'] + 'masquerade', str(exc))
 
     def read(self, kernel, wants) -> dict:
-        namespaces = []
-        for want in wants:
-            if want['netns'] not in namespaces:
-                namespaces.append(want['netns'])
+        namespaces = namespaces_of(wants)
         state = kernel.read(namespaces)
         for want in wants:
             model = state[want['netns']]

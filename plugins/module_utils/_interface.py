@@ -39,6 +39,20 @@ def parse_interface(params: dict, prefix: str) -> dict:
     }
 
 
+def scoped_name(obj: dict) -> str:
+    """How an object is keyed in results: NAME, or NETNS/NAME in a named namespace."""
+    return obj['name'] if obj['netns'] is None else '%s/%s' % (obj['netns'], obj['name'])
+
+
+def namespaces_of(wants) -> list:
+    """The namespaces the objects live in, each once, in order."""
+    namespaces = []
+    for want in wants:
+        if want['netns'] not in namespaces:
+            namespaces.append(want['netns'])
+    return namespaces
+
+
 def require_namespace(plan, context, netns, field: str) -> bool:
     """True when the namespace exists (or, in check mode, is assumed to come)."""
     if netns is None or plan.ns(netns)['exists']:

@@ -101,7 +101,10 @@ def run(item_spec: dict, list_option: str, result_key: str, manager) -> None:
                 module.fail_json(msg=str(exc), actions=plan.actions)
             kernel.close()
             kernel = _netlink.Kernel()
-            after = manager.read(kernel, wants)
+            try:
+                after = manager.read(kernel, wants)
+            except _validate.ValidationError as exc:  # such as an engine that went away meanwhile
+                module.fail_json(msg='after the changes: %s' % exc, actions=plan.actions)
     finally:
         kernel.close()
 

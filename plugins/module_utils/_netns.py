@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.packetlife.podnet.plugins.module_utils import _docker, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import (
     describe_netns, route_record, route_text)
 from ansible_collections.packetlife.podnet.plugins.module_utils._plan import same_route
@@ -34,6 +36,8 @@ ITEM_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     path=dict(type='path'),
     pid=dict(type='int'),
+    container=dict(type='str'),
+    docker_host=dict(type='str', default=_docker.DEFAULT_HOST, fallback=(env_fallback, ['DOCKER_HOST'])),
     loopback=dict(type='bool', default=True),
     routes=dict(type='list', elements='dict', options=ROUTE_SPEC),
     sysctls=dict(type='dict'),
@@ -73,13 +77,59 @@ def route_matches(have: dict, want: dict) -> bool:
             and (want['dev'] is None or have['dev'] == want['dev']))
 
 
+def sandbox_key(container: str, host: str, prefix: str) -> str:
+    """The network namespace file of a running Docker container (its SandboxKey); for a
+    container that joined another's namespace (network mode container:X), X's."""
+    client = _docker.Client(host)
+    field = prefix + 'container'
+    via = None
+    while True:
+        try:
+            info = client.container(container)
+        except _docker.DockerError as exc:
+            raise _validate.ValidationError(prefix + 'docker_host', str(exc))
+        label = container if via is None else '%s (whose namespace container %s joined)' % (container, via)
+        if info is None:
+            raise _validate.ValidationError(field, 'there is no container %s at %s' % (label, host))
+        state = info.get('State') or {}
+        mode = (info.get('HostConfig') or {}).get('NetworkMode') or ''
+        if not state.get('Running'):
+            raise _validate.ValidationError(field, 'container %s is not running (status %s), so it has no network '
+                                            'namespace to adopt' % (label, state.get('Status', 'unknown')))
+        if mode == 'host':
+            raise _validate.ValidationError(field, 'container %s uses the host\'s network namespace (network mode '
+                                            'host); there is nothing of its own to adopt' % label)
+        if mode.startswith('container:'):
+            if via is not None:
+                raise _validate.ValidationError(field, 'container %s joins %s, which joins yet another container'
+                                                % (via, container))
+            via, container = container, mode.split(':', 1)[1]
+            continue
+        key = (info.get('NetworkSettings') or {}).get('SandboxKey')
+        if not key:
+            raise _validate.ValidationError(field, 'container %s has no network namespace file (no SandboxKey in '
+                                            'docker inspect)' % label)
+        return key
+
+
 class NetnsManager:
     def parse(self, item: dict, prefix: str) -> dict:
         if item.get('name') is None:
             raise _validate.ValidationError(prefix + 'name', 'is required')
         name = _validate.netns_name(item['name'], prefix + 'name')
-        if item.get('path') is not None and item.get('pid') is not None:
-            raise _validate.ValidationError(prefix + 'path', 'path and pid are mutually exclusive')
+        given = [key for key in ('path', 'pid', 'container') if item.get(key) is not None]
+        if len(given) > 1:
+            raise _validate.ValidationError(prefix + given[0], '%s are mutually exclusive' % ' and '.join(given))
+        container = item.get('container')
+        docker_host = item.get('docker_host') or _docker.DEFAULT_HOST
+        if container is not None:
+            if not (_docker.CONTAINER_NAME.match(container) or _docker.CONTAINER_ID.match(container)):
+                raise _validate.ValidationError(prefix + 'container', '%r is neither a container name nor a container '
+                                                'ID' % container)
+            try:
+                _docker.parse_host(docker_host)
+            except ValueError as exc:
+                raise _validate.ValidationError(prefix + 'docker_host', str(exc))
         path = item.get('path')
         if path is not None and not os.path.isabs(path):
             raise _validate.ValidationError(prefix + 'path', '%s is not an absolute path' % path)
@@ -92,6 +142,7 @@ class NetnsManager:
             field = '%ssysctls.%s' % (prefix, key)
             sysctls[_validate.sysctl_name(key, field)] = _validate.sysctl_value(value, field)
         return {'name': name, 'state': item.get('state', 'present'), 'path': path, 'pid': pid,
+                'container': container, 'docker_host': docker_host,
                 'loopback': item.get('loopback', True), 'routes': routes, 'sysctls': sysctls, 'field': prefix}
 
     @staticmethod
@@ -103,9 +154,12 @@ class NetnsManager:
         for want in wants:
             if want['state'] != 'present':
                 continue
+            if want['container'] is not None:
+                # From here on, adopting a container's namespace is adopting its file.
+                want['path'] = sandbox_key(want['container'], want['docker_host'], want['field'])
             source = want['path'] or ('/proc/%d/ns/net' % want['pid'] if want['pid'] else None)
             if source is not None:
-                field = want['field'] + ('path' if want['path'] else 'pid')
+                field = want['field'] + ('container' if want['container'] else 'path' if want['path'] else 'pid')
                 inode = kernel.namespace_inode(source)
                 if inode is None:
                     raise _validate.ValidationError(field, '%s is not a network namespace' % source)

@@ -186,10 +186,14 @@ class Plan:
                   lambda k: k.write_sysctl(ns, key, value))
         self.ns(ns)['sysctls'][key] = value
 
-    def firewall(self, ns, table: str, rules_after, apply, text: str) -> None:
-        """Replace our view of TABLE by RULES_AFTER; APPLY(kernel) makes it so in one batch."""
-        self._add('%s in %s' % (text, describe_netns(ns)), apply)
-        self.ns(ns)['firewall'][table] = list(rules_after)
+    def firewall(self, ns, table: str, rules_after, apply, text: str, undo=None) -> None:
+        """Replace our view of TABLE by RULES_AFTER (None: the table goes); APPLY(kernel)
+        makes it so in one batch, UNDO(kernel) reverses it."""
+        self._add('%s in %s' % (text, describe_netns(ns)), apply, undo)
+        if rules_after is None:
+            self.ns(ns)['firewall'].pop(table, None)
+        else:
+            self.ns(ns)['firewall'][table] = copy.deepcopy(rules_after)
 
     def call(self, text: str, execute, undo=None) -> None:
         """A step of its own kind; the caller updates the model."""

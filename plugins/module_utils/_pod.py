@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The manager behind packetlife.podnet.pause_pod: a pod sandbox (a network
-namespace held by a pause process), attached to a CNI network, with workload
-processes sharing its network namespace.
+namespace held by a pause process), attached to a CNI network, with workloads
+sharing its network namespace.
 
 PRIVATE: this module is internal to the collection and may change without notice.
 
@@ -15,6 +15,12 @@ healthy when its pause process runs in the namespace named /run/netns/NAME and
 the CNI attachment is in place (CHECK from CNI 0.4.0 on; before that, the
 interface with the cached addresses). Anything else is repaired: DEL from the
 cached result, a fresh sandbox, ADD.
+
+How the sandbox and the workloads are made is the backend's business, one small
+strategy object each: NativeBackend here (a namespace of our own, the pause
+program, workload processes) and DockerBackend in _pod_docker (a pause container
+whose SandboxKey /run/netns/NAME links to, workload containers joining it). The
+CNI work, the record, the plan, check mode and the diff are the same for both.
 """
 
 from __future__ import annotations
@@ -28,9 +34,13 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _validate
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _docker, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._module import validate_element
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import netns_path
+from ansible_collections.packetlife.podnet.plugins.module_utils._pod_docker import (
+    DEFAULT_PAUSE_IMAGE, DockerBackend, pause_name, workload_name)
 
 STATE_DIR = '/run/podnet/pods'
 PAUSE_PROGRAM = '/run/podnet/pause.py'
@@ -55,13 +65,16 @@ while True:
 
 WORKLOAD_SPEC = dict(
     name=dict(type='str', required=True),
-    command=dict(type='raw', required=True),
+    command=dict(type='raw'),
+    image=dict(type='str'),
 )
+
+BACKENDS = ('native', 'docker', 'auto')
 
 ITEM_SPEC = dict(
     name=dict(type='str'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
-    backend=dict(type='str', choices=['native'], default='native'),
+    backend=dict(type='str', choices=list(BACKENDS), default='native'),
     network=dict(type='str'),
     config=dict(type='path'),
     conf_dir=dict(type='path', default='/etc/cni/net.d'),
@@ -72,6 +85,8 @@ ITEM_SPEC = dict(
     capability_args=dict(type='dict'),
     workloads=dict(type='list', elements='dict'),
     timeout=dict(type='int', default=30),
+    pause_image=dict(type='str'),
+    docker_host=dict(type='str', default=_docker.DEFAULT_HOST, fallback=(env_fallback, ['DOCKER_HOST'])),
 )
 
 
@@ -164,7 +179,98 @@ def save_record(record: dict) -> None:
     _cni.write_atomic(record_path(record['name']), json.dumps(record))
 
 
+class NativeBackend:
+    """The sandbox is a namespace of our own held by the pause program; workloads are
+    processes started inside it."""
+
+    name = 'native'
+
+    @staticmethod
+    def read(kernel, want: dict, record: dict) -> dict:
+        name = want['name']
+        source = kernel.netns_source(name)
+        pause = record.get('pause')
+        sandbox = 'missing'
+        if source is not None or alive(pause):
+            sandbox = 'running' if alive(pause) and kernel.namespace_inode('/proc/%d/ns/net' % pause['pid']) == (
+                source or {}).get('inode') else 'broken'
+        workloads = dict((w['name'], w) for w in (record.get('workloads') or []) if alive(w))
+        return {'sandbox': sandbox, 'pause': pause, 'workloads': workloads, 'leftovers': [], 'foreign': {},
+                'netns_left': sandbox != 'missing'}
+
+    @staticmethod
+    def current(have: dict, want: dict, running: dict, wanted: dict) -> bool:
+        return running['argv'] == wanted['argv']
+
+    @staticmethod
+    def check_create(context, want: dict, have: dict, workload=None) -> None:
+        """Nothing can be missing: the program is on the target."""
+
+    @staticmethod
+    def sandbox_text(want: dict) -> str:
+        return 'create sandbox %s (netns and pause process)' % want['name']
+
+    @staticmethod
+    def start_text(want: dict, workload: dict) -> str:
+        return 'start workload %s in pod %s' % (workload['name'], want['name'])
+
+    @staticmethod
+    def plan_stop_workloads(plan, name: str, have: dict, which=None) -> None:
+        for workload in list(have['workloads']) if which is None else which:
+            plan.call('stop workload %s of pod %s' % (workload, name), _stopper(have['workloads'].pop(workload)))
+
+    @staticmethod
+    def plan_pause_teardown(plan, name: str, have: dict) -> None:
+        if alive(have['pause']):
+            plan.call('stop pause process of pod %s' % name, _stopper(have['pause']))
+
+    @staticmethod
+    def create_sandbox(kernel, want: dict, record: dict) -> None:
+        name = want['name']
+        kernel.create_netns(name)
+        kernel.set_link(name, 'lo', up=True)
+        # The pause program is ours and cannot fail on start: no settling time.
+        record['pause'] = spawn(kernel, name, pause_argv(name), settle=0)
+
+    @staticmethod
+    def destroy_sandbox(kernel, name: str, record: dict) -> None:
+        if alive(record.get('pause')):
+            stop(record['pause'])
+
+    @staticmethod
+    def del_netns(kernel, name: str, have: dict) -> str:
+        """The name if it still exists, else the pause process's namespace (the name
+        vanished but the pod lives on), else none (the plugins then release the IPAM
+        reservation only)."""
+        if kernel.netns_source(name) is not None:
+            return netns_path(name)
+        if alive(have['pause']):
+            return '/proc/%d/ns/net' % have['pause']['pid']
+        return ''
+
+    @staticmethod
+    def start_workload(kernel, want: dict, workload: dict, record: dict) -> dict:
+        log = os.path.join(os.path.dirname(record_path(want['name'])), workload['name'] + '.log')
+        started = spawn(kernel, want['name'], workload['argv'], log)
+        started.update(name=workload['name'], log=log)
+        return started
+
+    @staticmethod
+    def stop_started(started: dict) -> None:
+        stop(started)
+
+    @staticmethod
+    def describe(have: dict) -> dict:
+        return {'pause_pid': (have['pause'] or {}).get('pid'),
+                'workload_pids': dict((n, w.get('pid')) for n, w in have['workloads'].items())}
+
+
 class PodManager:
+    def __init__(self) -> None:
+        self._clients = {}
+
+    # input ------------------------------------------------------------------
+
     def parse(self, item: dict, prefix: str) -> dict:
         if item.get('name') is None:
             raise _validate.ValidationError(prefix + 'name', 'is required')
@@ -174,23 +280,26 @@ class PodManager:
             raise _validate.ValidationError(prefix + 'container_id', '%r is not a valid CNI container ID' % container_id)
         if item.get('network') and item.get('config'):
             raise _validate.ValidationError(prefix + 'network', 'network and config are mutually exclusive')
-        if item.get('state', 'present') == 'present' and not (item.get('network') or item.get('config')):
-            raise _validate.ValidationError(prefix + 'network', 'a pod needs network or config')
+        backend = item.get('backend') or 'native'
         workloads = []
         for i, element in enumerate(item.get('workloads') or []):
             field = '%sworkloads[%d]' % (prefix, i)
             workload = validate_element(WORKLOAD_SPEC, element, field)
-            command = workload['command']
-            argv = shlex.split(command) if isinstance(command, str) else [str(part) for part in command or []]
-            if not argv:
-                raise _validate.ValidationError(field + '.command', 'is empty')
+            command, argv = workload['command'], None
+            if command is not None:
+                argv = shlex.split(command) if isinstance(command, str) else [str(part) for part in command]
+                if not argv:
+                    raise _validate.ValidationError(field + '.command', 'is empty')
             if workload['name'] in [w['name'] for w in workloads] or '/' in workload['name']:
                 raise _validate.ValidationError(field + '.name', '%r is used twice or contains /' % workload['name'])
-            workloads.append({'name': workload['name'], 'argv': argv})
+            image = None
+            if workload['image'] is not None:
+                image = _image(workload['image'], field + '.image')
+            workloads.append({'name': workload['name'], 'argv': argv, 'image': image, 'field': field})
         timeout = item.get('timeout', 30)
         if timeout <= 0:
             raise _validate.ValidationError(prefix + 'timeout', 'must be positive')
-        return {
+        want = {
             'name': name, 'state': item.get('state', 'present'), 'network_name': item.get('network'),
             'config': item.get('config'), 'conf_dir': item.get('conf_dir') or '/etc/cni/net.d',
             'bin_dirs': item.get('cni_bin_dir') or ['/opt/cni/bin'],
@@ -199,17 +308,49 @@ class PodManager:
             'args': sorted((str(k), str(v)) for k, v in (item.get('cni_args') or {}).items()),
             'capability_args': item.get('capability_args') or {},
             'workloads': workloads, 'timeout': timeout, 'field': prefix,
+            'backend': backend, 'pause_image_given': item.get('pause_image') is not None,
+            'pause_image': _image(item.get('pause_image') or DEFAULT_PAUSE_IMAGE, prefix + 'pause_image'),
+            'docker_host': item.get('docker_host') or _docker.DEFAULT_HOST, 'image_ids': {},
         }
+        if backend != 'native':
+            try:
+                _docker.parse_host(want['docker_host'])
+            except ValueError as exc:
+                raise _validate.ValidationError(prefix + 'docker_host', str(exc))
+        if backend != 'auto':
+            check_backend_input(want, backend)
+        return want
 
     @staticmethod
     def key(want: dict) -> str:
         return want['name']
 
+    def _client(self, host: str):
+        if host not in self._clients:
+            self._clients[host] = _docker.Client(host)
+        return self._clients[host]
+
+    def _backend(self, name: str, host: str):
+        return DockerBackend(self._client(host)) if name == 'docker' else NativeBackend()
+
     def prepare(self, kernel, wants) -> None:
-        """Find each pod's network and check its plugins before anything changes."""
+        """Settle backend auto, reach the engine, find each pod's network, check its
+        plugins and look up its images, before anything changes."""
         for want in wants:
+            if want['backend'] == 'auto':
+                self._choose_backend(want)
+            if want['backend'] == 'docker':
+                try:
+                    self._client(want['docker_host']).negotiate()
+                except _docker.DockerError as exc:
+                    raise _validate.ValidationError(want['field'] + 'docker_host', str(exc))
             want['network'], want['network_bytes'], want['network_path'] = None, None, None
             if want['state'] != 'present':
+                continue
+            if not (want['config'] or want['network_name']):
+                # No network: the pod keeps its loopback only, as `docker run --network none`.
+                if want['backend'] == 'docker':
+                    self._find_images(want)
                 continue
             field = want['field'] + ('config' if want['config'] else 'network')
             try:
@@ -231,6 +372,35 @@ class PodManager:
             except _cni.CniError as exc:
                 raise _validate.ValidationError(want['field'] + 'cni_bin_dir', str(exc))
             want.update(network=network, network_bytes=raw, network_path=path)
+            if want['backend'] == 'docker':
+                self._find_images(want)
+
+    def _choose_backend(self, want: dict) -> None:
+        """auto: an existing pod keeps the backend it was made with; a new one gets
+        docker when an engine answers at docker_host, else native."""
+        record = load_record(want['name'])
+        if record:
+            backend, why = record.get('backend') or 'native', 'pod %s was made with it' % want['name']
+        else:
+            try:
+                self._client(want['docker_host']).negotiate()
+                backend, why = 'docker', 'a Docker engine answers at %s' % want['docker_host']
+            except _docker.DockerError as exc:
+                backend, why = 'native', str(exc)
+        want['backend'] = backend
+        check_backend_input(want, backend, ' (backend auto chose %s: %s)' % (backend, why))
+
+    def _find_images(self, want: dict) -> None:
+        client = self._client(want['docker_host'])
+        for reference in [want['pause_image']] + [w['image'] for w in want['workloads']]:
+            if reference not in want['image_ids']:
+                try:
+                    found = client.image(reference)
+                except _docker.DockerError as exc:
+                    raise _validate.ValidationError(want['field'] + 'docker_host', str(exc))
+                want['image_ids'][reference] = found.get('Id') if found else None
+
+    # reading ----------------------------------------------------------------
 
     def read(self, kernel, wants) -> dict:
         state = {}
@@ -241,12 +411,13 @@ class PodManager:
     def _read_pod(self, kernel, want) -> dict:
         name = want['name']
         record = load_record(name) or {}
-        source = kernel.netns_source(name)
-        pause = record.get('pause')
-        sandbox = 'missing'
-        if source is not None or alive(pause):
-            sandbox = 'running' if alive(pause) and kernel.namespace_inode('/proc/%d/ns/net' % pause['pid']) == (
-                source or {}).get('inode') else 'broken'
+        # An existing pod is read with the backend (and engine) it was made with.
+        backend_name = (record.get('backend') or 'native') if record else want['backend']
+        host = record.get('docker_host') or want['docker_host']
+        try:
+            have = self._backend(backend_name, host).read(kernel, want, record)
+        except _docker.DockerError as exc:
+            raise _validate.ValidationError(want['field'] + 'docker_host', 'pod %s (backend docker): %s' % (name, exc))
         runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
         network_name = record.get('network') or (want['network'] or {}).get('name') or want['network_name']
         # The attachment is what was added: the record's container ID and interface win over the task's.
@@ -258,12 +429,14 @@ class PodManager:
             except _cni_config.CniConfigError:
                 cached = None  # unusable: DEL runs with the current config, if any
         attached, check_error = False, None
-        if sandbox == 'running' and cached is not None:
+        if have['sandbox'] == 'running' and cached is not None:
             attached, check_error = self._attachment_ok(kernel, runtime, name, attachment, cached)
-        workloads = dict((w['name'], w) for w in (record.get('workloads') or []) if alive(w))
-        return {'record': record, 'sandbox': sandbox, 'cached': cached, 'attached': attached,
-                'check_error': check_error, 'workloads': workloads, 'network': network_name,
-                'attachment': attachment}
+        elif network_name is None:
+            attached = have['sandbox'] == 'running'  # no network: nothing to attach
+        have.update(record=record, cached=cached, attached=attached, check_error=check_error, network=network_name,
+                    attachment=attachment, backend=backend_name,
+                    docker_host=host if backend_name == 'docker' else None)
+        return have
 
     @staticmethod
     def _attachment_ok(kernel, runtime, name, attachment, cached):
@@ -283,6 +456,8 @@ class PodManager:
         wanted = [ip['address'] for ip in _cni.summarize_result(cached['result'])['ips']]
         return link is not None and all(address in link['addresses'] for address in wanted), error
 
+    # planning ---------------------------------------------------------------
+
     def plan(self, plan, wants, context) -> None:
         for want in wants:
             have = plan.state[want['name']]
@@ -291,59 +466,70 @@ class PodManager:
                                         'kept: %s' % (want['name'], have['check_error']))
             if want['state'] == 'absent':
                 self._plan_teardown(plan, want, have, cached_only=False)
-                have.update(sandbox='missing', attached=False, workloads={}, network=None, cached=None, record={})
+                have.update(sandbox='missing', attached=False, workloads={}, network=None, cached=None, record={},
+                            pause=None)
                 continue
             stale = have['cached'] is not None and (
                 have['cached']['config_bytes'] != want['network_bytes']
                 or have['attachment'] != (want['container_id'], want['ifname']))
-            if have['sandbox'] != 'running' or not have['attached'] or stale:
+            switched = have['sandbox'] != 'missing' and have['backend'] != want['backend']
+            if have['sandbox'] != 'running' or not have['attached'] or stale or switched:
                 self._plan_teardown(plan, want, have, cached_only=True)
-                self._plan_sandbox(plan, want)
-                have.update(sandbox='running', attached=True, workloads={}, network=want['network']['name'])
-            self._plan_workloads(plan, want, have)
+                self._plan_sandbox(plan, want, have, context)
+                have.update(sandbox='running', attached=True, workloads={}, network=_network_name(want),
+                            pause=None, backend=want['backend'],
+                            docker_host=want['docker_host'] if want['backend'] == 'docker' else None)
+            self._plan_workloads(plan, want, have, context)
 
     def _plan_teardown(self, plan, want, have, cached_only) -> None:
         name = want['name']
-        record = dict(have['record'])
-        for workload in have['workloads'].values():
-            plan.call('stop workload %s of pod %s' % (workload['name'], name), _stopper(workload))
+        backend = self._backend(have['backend'], have['docker_host'])
+        backend.plan_stop_workloads(plan, name, have)
         cached = have['cached']
         network = cached['network'] if cached else (None if cached_only else want['network'])
         if network is not None:
+            try:
+                runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
+                for plugin in network['plugins']:
+                    runtime.find(plugin['type'])
+            except _cni.CniError as exc:
+                raise _validate.ValidationError(want['field'] + 'cni_bin_dir', 'cannot remove the attachment of pod %s: %s'
+                                                % (name, exc))
             # As libcni does, DEL gets the arguments the attachment was added with.
             args = _cached_args(cached) if cached else want['args']
             caps = (cached.get('capabilityArgs') or {}) if cached else want['capability_args']
             container_id, ifname = have['attachment']
+            pod = dict(have)
             plan.call('CNI DEL %s from pod %s' % (network['name'], name),
-                      lambda kernel: _cni.Runtime(want['bin_dirs'], timeout=want['timeout']).delete(
-                          network, container_id, _del_netns_path(kernel, name, record.get('pause')),
-                          ifname, args, caps))
-        if alive(record.get('pause')):
-            plan.call('stop pause process of pod %s' % name, _stopper(record['pause']))
-        if have['sandbox'] != 'missing':
+                      lambda kernel: runtime.delete(network, container_id, backend.del_netns(kernel, name, pod),
+                                                    ifname, args, caps))
+        backend.plan_pause_teardown(plan, name, have)
+        if have['netns_left']:
             plan.call('delete netns %s' % name, lambda kernel: _delete_netns(kernel, name))
         if have['record']:
             plan.call('forget pod %s' % name, lambda kernel: shutil.rmtree(os.path.dirname(record_path(name)), True))
+        have['netns_left'] = False
 
-    def _plan_sandbox(self, plan, want) -> None:
+    def _plan_sandbox(self, plan, want, have, context) -> None:
         name = want['name']
-        record = {'name': name, 'network': want['network']['name'], 'container_id': want['container_id'],
-                  'ifname': want['ifname'], 'workloads': []}
+        backend = self._backend(want['backend'], want['docker_host'])
+        backend.check_create(context, want, have)
+        record = {'name': name, 'backend': want['backend'], 'network': _network_name(want),
+                  'container_id': want['container_id'], 'ifname': want['ifname'], 'workloads': []}
 
         def create(kernel):
-            kernel.create_netns(name)
-            kernel.set_link(name, 'lo', up=True)
-            # The pause program is ours and cannot fail on start: no settling time.
-            record['pause'] = spawn(kernel, name, pause_argv(name), settle=0)
+            backend.create_sandbox(kernel, want, record)
             save_record(record)
 
         def destroy(kernel):
-            if alive(record.get('pause')):
-                stop(record['pause'])
+            backend.destroy_sandbox(kernel, name, record)
             _delete_netns(kernel, name)
             shutil.rmtree(os.path.dirname(record_path(name)), True)
 
-        plan.call('create sandbox %s (netns and pause process)' % name, create, destroy)
+        plan.call(backend.sandbox_text(want), create, destroy)
+        have['netns_left'] = True
+        if want['network'] is None:
+            return
         runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
         plan.call('CNI ADD %s to pod %s as %s' % (want['network']['name'], name, want['ifname']),
                   lambda kernel: runtime.add(want['network'], want['network_bytes'], want['container_id'],
@@ -352,46 +538,75 @@ class PodManager:
                   lambda kernel: runtime.delete(want['network'], want['container_id'], netns_path(name),
                                                 want['ifname'], want['args'], want['capability_args']))
 
-    @staticmethod
-    def _plan_workloads(plan, want, have) -> None:
-        name = want['name']
+    def _plan_workloads(self, plan, want, have, context) -> None:
+        backend = self._backend(want['backend'], want['docker_host'])
         running = have['workloads']
         wanted = dict((w['name'], w) for w in want['workloads'])
-        for workload_name, workload in sorted(running.items()):
-            if workload_name not in wanted or wanted[workload_name]['argv'] != workload['argv']:
-                plan.call('stop workload %s of pod %s' % (workload_name, name), _stopper(workload))
-                running.pop(workload_name)
+        outdated = [name for name, workload in sorted(running.items())
+                    if name not in wanted or not backend.current(have, want, workload, wanted[name])]
+        backend.plan_stop_workloads(plan, want['name'], have, outdated)
         for workload in want['workloads']:
             if workload['name'] not in running:
-                plan.call('start workload %s in pod %s' % (workload['name'], name), *_starter(name, workload))
+                backend.check_create(context, want, have, workload)
+                plan.call(backend.start_text(want, workload), *_starter(backend, want, workload))
                 running[workload['name']] = dict(workload, pid=None)
+
+    # describing -------------------------------------------------------------
 
     def describe(self, state: dict, want: dict, full: bool = False) -> dict:
         have = state[want['name']]
         if have['sandbox'] == 'missing' and not have['record'] and have['cached'] is None:
             return {'state': 'absent'}
-        result = {'state': 'present', 'sandbox': have['sandbox'], 'attached': have['attached'],
-                  'network': have['network'], 'workloads': sorted(have['workloads'])}
+        result = {'state': 'present', 'backend': have['backend'], 'sandbox': have['sandbox'],
+                  'attached': have['attached'], 'network': have['network'], 'workloads': sorted(have['workloads'])}
         if full:
-            record = have['record']
             summary = _cni.summarize_result(have['cached']['result']) if have['cached'] else {}
             result.update(netns=netns_path(want['name']), container_id=want['container_id'],
-                          ifname=want['ifname'], pause_pid=(record.get('pause') or {}).get('pid'),
-                          ips=summary.get('ips', []), routes=summary.get('routes', []),
-                          interfaces=summary.get('interfaces', []),
-                          workload_pids=dict((n, w.get('pid')) for n, w in have['workloads'].items()))
+                          ifname=want['ifname'], ips=summary.get('ips', []), routes=summary.get('routes', []),
+                          interfaces=summary.get('interfaces', []))
+            result.update(self._backend(have['backend'], have['docker_host']).describe(have))
         return result
 
 
-def _del_netns_path(kernel, name: str, pause) -> str:
-    """The namespace to give DEL: the name if it still exists, else the pause
-    process's namespace (the name vanished but the pod lives on), else none
-    (the plugins then release the IPAM reservation only)."""
-    if kernel.netns_source(name) is not None:
-        return netns_path(name)
-    if alive(pause):
-        return '/proc/%d/ns/net' % pause['pid']
-    return ''
+def _network_name(want: dict):
+    return want['network']['name'] if want['network'] else None
+
+
+def check_backend_input(want: dict, backend: str, why: str = '') -> None:
+    """Refuse options the backend cannot honour: images run only in docker,
+    commands are all a native workload has, pod and workload names must make
+    valid container names."""
+    field = want['field']
+    if backend == 'native':
+        if want['pause_image_given']:
+            raise _validate.ValidationError(field + 'pause_image', 'is only used by backend docker' + why)
+        for workload in want['workloads']:
+            if workload['image'] is not None:
+                raise _validate.ValidationError(workload['field'] + '.image', 'only backend docker runs images; '
+                                                'a native workload is a command' + why)
+            if workload['argv'] is None:
+                raise _validate.ValidationError(workload['field'], 'missing required arguments: command' + why)
+        return
+    try:
+        _docker.container_name(pause_name(want['name']))
+    except ValueError as exc:
+        raise _validate.ValidationError(field + 'name', 'cannot name the pause container: %s%s' % (exc, why))
+    for workload in want['workloads']:
+        if workload['image'] is None:
+            raise _validate.ValidationError(workload['field'], 'missing required arguments: image (backend docker '
+                                            'runs every workload from an image)' + why)
+        try:
+            _docker.container_name(workload_name(want['name'], workload['name']))
+        except ValueError as exc:
+            raise _validate.ValidationError(workload['field'] + '.name', 'cannot name its container: %s%s'
+                                            % (exc, why))
+
+
+def _image(reference: str, field: str) -> str:
+    try:
+        return _docker.image_reference(reference)
+    except ValueError as exc:
+        raise _validate.ValidationError(field, str(exc))
 
 
 def _delete_netns(kernel, name) -> None:
@@ -407,18 +622,17 @@ def _cached_args(cached) -> list:
     return [tuple(pair) for pair in cached.get('cniArgs') or []]
 
 
-def _starter(name, workload):
-    """The step that starts a workload, and its undo."""
+def _starter(backend, want, workload):
+    """The step that starts a workload and records it, and its undo."""
     started = {}
 
     def start(kernel):
-        record = load_record(name)
-        log = os.path.join(os.path.dirname(record_path(name)), workload['name'] + '.log')
-        started.update(spawn(kernel, name, workload['argv'], log), name=workload['name'], log=log)
+        record = load_record(want['name'])
+        started.update(backend.start_workload(kernel, want, workload, record))
         record['workloads'] = [w for w in record.get('workloads', []) if w['name'] != workload['name']] + [started]
         save_record(record)
 
     def undo(kernel):
         if started:
-            stop(started)
+            backend.stop_started(started)
     return start, undo

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._interface import (
-    INTERFACE_SPEC, describe_interface, parse_interface, plan_interface, require_namespace)
+    INTERFACE_SPEC, describe_interface, parse_interface, plan_interface, require_namespace, scoped_name)
 from ansible_collections.packetlife.podnet.plugins.module_utils._module import validate_element
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import describe_netns
 
@@ -71,8 +71,7 @@ class VethManager:
 
     @staticmethod
     def key(want: dict) -> str:
-        end = want['end']
-        return end['name'] if end['netns'] is None else '%s/%s' % (end['netns'], end['name'])
+        return scoped_name(want['end'])
 
     def prepare(self, kernel, wants) -> None:
         pass

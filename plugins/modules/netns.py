@@ -16,7 +16,8 @@ description:
   - Brings the namespace's loopback interface up, manages routes in its main routing table and sets
     per-namespace C(net.*) sysctls, all from inside the namespace, without running C(ip).
   - Adopts a network namespace that another program made, by file (such as the C(SandboxKey) that
-    C(docker inspect) shows) or by process ID, so it gets a name as in the tutorial's C(ln -s) step.
+    C(docker inspect) shows), by process ID, or by Docker container name or ID (the module then asks the engine
+    for the container's C(SandboxKey) itself), so it gets a name as in the tutorial's C(ln -s) step.
   - This is step 1 of "Life of a Packet in Kubernetes". A namespace is an isolated network stack with its own
     interfaces, addresses, routes and firewall.
 author:
@@ -45,14 +46,32 @@ options:
         by making C(/run/netns/NAME) a symbolic link to it, as the tutorial does with C(ln -s).
       - If the name already links somewhere else, the link is pointed here. If the name is a namespace of its own,
         the module fails instead of replacing it.
-      - Mutually exclusive with O(pid).
+      - Mutually exclusive with O(pid) and O(container).
     type: path
   pid:
     description:
       - Adopt the network namespace of this process by bind-mounting C(/proc/PID/ns/net) on C(/run/netns/NAME),
         like C(ip netns attach NAME PID). The name keeps the namespace alive after the process ends.
-      - Mutually exclusive with O(path).
+      - Mutually exclusive with O(path) and O(container).
     type: int
+  container:
+    description:
+      - Adopt the network namespace of this running Docker container, given by name or ID. The module asks the
+        engine at O(docker_host) for the container's C(SandboxKey) (as C(docker inspect -f '{{.NetworkSettings.SandboxKey}}')
+        does) and links C(/run/netns/NAME) to it, exactly as O(path) would.
+      - A container that joined another's namespace (C(--network container:OTHER)) leads to OTHER's namespace.
+        A container that is missing, not running, or uses the host's network fails the task before anything changes.
+      - The link follows the container's current namespace on every run; after the container was recreated, the
+        name is pointed at the new one.
+      - Mutually exclusive with O(path) and O(pid).
+    type: str
+  docker_host:
+    description:
+      - The Docker engine asked about O(container), as a C(unix://) URL of its API socket (only unix sockets, since
+        the namespace must be on the target itself).
+      - If not given, the environment variable C(DOCKER_HOST) of the task is used, then the default.
+    type: str
+    default: unix:///var/run/docker.sock
   loopback:
     description:
       - Bring the loopback interface C(lo) up. A new namespace starts with C(lo) down, so even C(ping 127.0.0.1)
@@ -102,7 +121,7 @@ options:
   namespaces:
     description:
       - Manage many namespaces in one task. Each element takes the keys O(name), O(state), O(path), O(pid),
-        O(loopback), O(routes) and O(sysctls) as documented above.
+        O(container), O(docker_host), O(loopback), O(routes) and O(sysctls) as documented above.
       - Mutually exclusive with O(name).
     type: list
     elements: dict
@@ -133,6 +152,12 @@ EXAMPLES = r'''
     name: web
     path: /var/run/docker/netns/1a2b3c4d5e6f
 
+- name: The same by container name - the module asks the engine for the SandboxKey
+  packetlife.podnet.netns:
+    name: web
+    container: web
+    docker_host: unix:///var/run/docker.sock
+
 - name: Name the namespace of a running process, like ip netns attach
   packetlife.podnet.netns:
     name: pause_demo
@@ -157,6 +182,8 @@ namespaces:
   description:
     - Each managed namespace by name, as the kernel reports it after the task (predicted in check mode).
     - V(state) is V(present) or V(absent); the other keys are there when the namespace exists.
+    - V(linked_to) is there for a namespace adopted by O(path) or O(container), the file the name links to
+      (for a container, its C(SandboxKey), such as V(/var/run/docker/netns/1a2b3c4d5e6f)).
   returned: always
   type: dict
   sample:

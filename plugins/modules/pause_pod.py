@@ -15,13 +15,22 @@ description:
     creates it with a tiny C(pause) process that does nothing but keep the namespace alive, then asks the CNI
     plugins to attach it to the pod network. Containers then join that namespace, which is why they reach each
     other over C(localhost). Steps 4 and 5 of "Life of a Packet in Kubernetes" do this by hand.
-  - This module does the same without a container engine (O(backend=native)). It creates the namespace
+  - This module does the same. With O(backend=native) (the default) it needs no container engine. It creates the namespace
     C(/run/netns/NAME), starts a pause process in it, runs the CNI plugins of the network (ADD) as a container
     runtime does, and starts the workload commands inside the namespace, each detached with its own log file.
+  - With O(backend=docker) it does what the tutorial does with Docker. It runs the pause image with
+    C(--network none) as the container C(podnet-pause-NAME), makes C(/run/netns/NAME) a symbolic link to the
+    container's network namespace (the C(SandboxKey) of C(docker inspect), the tutorial's C(ln -s) step), runs
+    the CNI plugins on it, and runs each workload from its image as the container C(podnet-NAME-WORKLOAD) with
+    C(--network container:podnet-pause-NAME), so it shares the pod's namespace. The module speaks to the engine's
+    HTTP API on its unix socket (O(docker_host)); it needs no Docker SDK and never pulls an image.
+  - With O(backend=auto) a new pod gets V(docker) when a Docker engine answers at O(docker_host), and V(native)
+    otherwise; an existing pod keeps the backend it was made with. The result says which one was used.
   - A healthy pod is left alone (CNI CHECK from CNI version 0.4.0 on; for older configurations such as the tutorial's
     0.2.0, the interface must still hold its addresses). A pod whose pause process died, whose C(/run/netns) entry
     vanished, or whose network configuration changed is repaired by DEL with the cached result, a fresh sandbox and ADD,
-    so no address reservation leaks.
+    so no address reservation leaks. With the docker backend the same holds for a pause container that exited
+    or was removed behind the module's back.
   - Results are cached where libcni keeps them (C(/var/lib/cni/results)), so other CNI tools see the attachment.
 author:
   - packetlife.podnet developers (@packetlife)
@@ -37,22 +46,55 @@ options:
   state:
     description:
       - V(present) creates the pod, repairs it, and starts missing workloads.
-      - V(absent) stops the workloads, runs CNI DEL with the pod's real namespace, stops the pause process, removes
-        the namespace and the cached result. Removing a pod that is gone already changes nothing.
+      - V(absent) stops the workloads, runs CNI DEL with the pod's real namespace, stops the pause process (or
+        removes the pause container), removes the namespace name and the cached result. Removing a pod that is gone
+        already changes nothing.
+      - An existing pod is removed with the backend it was made with, as its record in C(/run/podnet/pods) says.
+        Without a record (after a reboot), give the backend it had, so that O(backend=docker) finds its containers
+        by their labels.
     type: str
     choices: [present, absent]
     default: present
   backend:
     description:
-      - How the sandbox is made. V(native) needs no container engine.
+      - How the sandbox and the workloads are made.
+      - V(native) needs no container engine. The sandbox is a namespace of the module's own held by a small
+        Python pause program; workloads are commands.
+      - V(docker) needs a Docker engine on the target (API 1.24 or newer; 1.41 is spoken when the engine allows,
+        as Debian's Docker 20.10 does) and the image O(pause_image) in its local store. The sandbox is a pause
+        container; workloads are containers made from their O(workloads[].image). All of the module's containers
+        carry the labels C(packetlife.podnet.pod) and C(packetlife.podnet.role), which is how they are found again.
+      - V(auto) chooses V(docker) for a new pod when a Docker engine answers at O(docker_host), else V(native);
+        an existing pod keeps its backend. The workloads must suit the backend chosen.
+      - Changing the backend of an existing pod recreates it (a new address).
     type: str
-    choices: [native]
+    choices: [native, docker, auto]
     default: native
+  pause_image:
+    description:
+      - The image of the pause container (backend V(docker) only), which must be in the engine's local image store
+        (it is never pulled). Defaults to V(podnet/pause:latest) when not given.
+      - The collection builds that image from its own C source (a static binary that sleeps in the system call C(pause), reaps
+        its children and leaves on SIGTERM) with C(images/build.sh) in the collection's directory.
+      - Only new sandboxes use a changed image; a healthy pod keeps its pause container, as a kubelet does.
+    type: str
+  docker_host:
+    description:
+      - The Docker engine to use with backend V(docker) or V(auto), as a C(unix://) URL of its API socket.
+        Only unix sockets are supported, since the engine must run on the target itself, whose namespaces it makes.
+      - If not given, the environment variable C(DOCKER_HOST) of the task is used, as C(docker) and
+        community.docker do, and then the default.
+      - An existing pod stays with the engine it was made with, as its record says.
+    type: str
+    default: unix:///var/run/docker.sock
   network:
     description:
       - Name of the CNI network to attach, looked up in O(conf_dir) the way libcni does (files ending in C(.conf),
         C(.conflist) or C(.json), in lexical order, first match wins).
-      - One of O(network) and O(config) is required with O(state=present).
+      - Without O(network) and O(config) the pod gets no CNI network, as C(docker run --network none). Its
+        namespace has only the loopback interface, and you wire it yourself, for example with
+        M(packetlife.podnet.veth) (step 3 of the tutorial, role C(port_forward)). Such a pod counts as attached
+        while its sandbox runs.
     type: str
   config:
     description:
@@ -89,13 +131,37 @@ options:
     type: dict
   workloads:
     description:
-      - Processes that share the pod's network namespace, as the containers of a pod do. Each element has a
-        C(name) and a C(command) (a list of arguments, or a string split like a shell would). Each is started
-        detached, in its own session, with its output in C(/run/podnet/pods/NAME/WORKLOAD.log).
-      - This is the exact set; a running workload that is no longer listed, or whose command changed, is stopped
-        (SIGTERM, then SIGKILL after 10 seconds).
+      - What runs in the pod and shares its network namespace, as the containers of a pod do; they reach each other
+        on C(localhost).
+      - With backend V(native) each element is a process started detached, in its own session, with its output in
+        C(/run/podnet/pods/NAME/WORKLOAD.log).
+      - With backend V(docker) each element is the container C(podnet-NAME-WORKLOAD), made from O(workloads[].image)
+        with C(--network container:ID) of the pause container, its output in C(docker logs).
+      - This is the exact set. A workload that is no longer listed is stopped (SIGTERM, then SIGKILL after 10 seconds)
+        and its container removed. A workload whose command changed is replaced, and so is a container whose image
+        reference changed or now names another image (one rebuilt under the same tag). A workload that ended is
+        started again (its old container removed first).
     type: list
     elements: dict
+    suboptions:
+      name:
+        description:
+          - Name of the workload, unique in the pod. With backend V(docker) it is part of a container name, so it may
+            only hold letters, digits, C(_), C(.) and C(-).
+        type: str
+        required: true
+      command:
+        description:
+          - The command, as a list of arguments or a string split the way a shell would split it.
+          - Required with backend V(native). With backend V(docker) it replaces the image's C(CMD) (the image's
+            C(ENTRYPOINT) stays); leave it out to run the image's own command.
+        type: raw
+      image:
+        description:
+          - Backend V(docker) only, and required there. The image to run, such as V(podnet/web:latest) or
+            V(podnet/web) (V(:latest) is implied) or an image ID; it must be in the engine's local image store,
+            since images are never pulled.
+        type: str
   timeout:
     description:
       - Seconds a plugin may take before it is killed and the task fails.
@@ -112,6 +178,9 @@ seealso:
   - name: CNI specification
     description: The runtime side of the CNI spec that this module implements.
     link: https://www.cni.dev/docs/spec/
+  - name: Docker Engine API
+    description: The HTTP API the docker backend speaks.
+    link: https://docs.docker.com/reference/api/engine/
 '''
 
 EXAMPLES = r'''
@@ -135,6 +204,55 @@ EXAMPLES = r'''
     name: pause_demo
     network: demo_br
     state: absent
+
+- name: Step 3 of the tutorial - a web container with no network, wired to a bridge by hand
+  packetlife.podnet.pause_pod:
+    name: web
+    workloads:
+      - name: nginx
+        command: [nginx, -g, "daemon off;"]
+
+- name: Its interface, a veth pair whose host end goes onto the bridge
+  packetlife.podnet.veth:
+    name: eth0
+    netns: web
+    addresses: [172.18.0.3/24]
+    peer: {name: veth-web}
+
+# The docker backend needs the pause image (and any workload image) in the engine's
+# local store; the collection builds podnet/pause and podnet/web from source with
+#   bash images/build.sh            (in the collection's directory)
+- name: The tutorial's pod as Docker containers - podnet-pause-web_pod holds the namespace
+  packetlife.podnet.pause_pod:
+    name: web_pod
+    backend: docker
+    network: demo_br
+    ifname: eth10
+    workloads:
+      - name: web
+        image: podnet/web:latest
+      - name: probe
+        image: podnet/web:latest
+        command: [sh, -c, "wget -q -O - http://127.0.0.1/ && exec sleep 3600"]
+  register: web_pod
+
+- name: The pod's namespace is the pause container's, under the tutorial's name
+  ansible.builtin.debug:
+    msg: "{{ web_pod.pods.web_pod.netns }} is the namespace of container {{ web_pod.pods.web_pod.pause_container }}"
+
+- name: Use Docker when the target has an engine, else the native backend
+  packetlife.podnet.pause_pod:
+    name: any_pod
+    backend: auto
+    docker_host: unix:///run/docker.sock
+    network: demo_br
+  register: any_pod
+
+- name: Remove the docker pod - workload containers, CNI DEL, pause container, /run/netns link
+  packetlife.podnet.pause_pod:
+    name: web_pod
+    backend: docker
+    state: absent
 '''
 
 RETURN = r'''
@@ -146,6 +264,7 @@ pods:
   sample:
     pause_demo:
       state: present
+      backend: native
       sandbox: running
       attached: true
       network: demo_br
@@ -158,6 +277,39 @@ pods:
       interfaces: []
       workloads: [web]
       workload_pids: {web: 4250}
+  contains:
+    backend:
+      description:
+        - The backend that made the pod, V(native) or V(docker) (what V(auto) chose). Missing when the pod is absent.
+      type: str
+      sample: docker
+    pause_container:
+      description:
+        - Backend V(docker) only. ID of the pause container C(podnet-pause-NAME); V(null) in check mode for a sandbox
+          still to be made.
+      type: str
+      sample: 3f1c0d6e2b7a4c9d8e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5
+    workload_containers:
+      description:
+        - Backend V(docker) only. ID of each workload's container by workload name.
+      type: dict
+      sample: {web: 9a8b7c6d5e4f30211f2e3d4c5b6a79880796a5b4c3d2e1f00f1e2d3c4b5a6978}
+    docker_host:
+      description:
+        - Backend V(docker) only. The engine that holds the pod's containers.
+      type: str
+      sample: unix:///var/run/docker.sock
+    pause_pid:
+      description:
+        - Process ID of the pause process (backend V(native)) or of the pause container's process (V(docker)), as the
+          host sees it; V(null) in check mode for a sandbox still to be made.
+      type: int
+      sample: 4242
+    workload_pids:
+      description:
+        - Process ID of each running workload by name (for V(docker), the container's main process).
+      type: dict
+      sample: {web: 4250}
 actions:
   description: What the task did, or would do in check mode, one step per entry.
   returned: always

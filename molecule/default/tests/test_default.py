@@ -1,4 +1,4 @@
-"""Tutorial steps 1, 2, 4 and 5 as seen from inside each lab node, over SSH.
+"""Tutorial steps 1 to 5 as seen from inside each lab node, over SSH.
 
 Every value here is the roles' default (the tutorial's), which converge.yml uses.
 """
@@ -115,6 +115,49 @@ def test_step2_ip_forward(host):
 NETWORK = "demo_br"
 POD = "pause_demo"
 POD_IFNAME = "eth10"
+WEB_IP = "172.18.0.3"
+BACKENDS = {"controlplane": "iptables", "node01": "nftables"}
+
+
+def test_step3_web_container_on_docker0(host):
+    assert ipv4(link(host, "web", "eth0")) == {WEB_IP + "/24"}
+    bridge = link(host, None, "docker0")
+    assert ipv4(bridge) == {"172.18.0.1/24"}
+    (port,) = ip_json(host, "link", "show", "master", "docker0")
+    assert port["ifname"] == "veth-web"
+    routes = ip_json(host, "-n", "web", "route", "show", "default")
+    assert [route.get("gateway") for route in routes] == ["172.18.0.1"], routes
+
+
+def test_step3_web_answers_on_its_address(host):
+    page = host.run("curl -sS -m 3 http://%s/", WEB_IP)
+    assert "Welcome to nginx!" in page.stdout, page.stderr
+
+
+def test_step3_forward_rules_in_this_nodes_backend(host):
+    """controplane forwards with iptables, node01 with nftables (molecule.yml's host_vars)."""
+    backend = BACKENDS[host.backend.get_hostname()]
+    iptables = host.check_output("iptables-save")
+    nft = host.run("nft list table ip podnet")
+    if backend == "iptables":
+        assert "-m addrtype --dst-type LOCAL -m tcp --dport 80 -m comment --comment \"podnet dnat web\" " \
+               "-j DNAT --to-destination %s:80" % WEB_IP in iptables, iptables
+        assert nft.rc != 0, nft.stdout
+    else:
+        assert "podnet dnat" not in iptables, iptables
+        assert "fib daddr type local tcp dport 80 dnat to %s:80 comment \"podnet dnat web\"" % WEB_IP \
+               in nft.stdout, nft.stdout
+
+
+def test_step3_every_node_fetches_every_forward(host):
+    """The tutorial's proof (node01 -> controlplane's address) from every node to
+    every node, its own address included (the OUTPUT rule)."""
+    for node in NODES:
+        address = RUNNER.get_variables(node)["podnet_lab_address"]
+        page = host.run("curl -sS -m 3 http://%s/", address)
+        assert "Welcome to nginx!" in page.stdout, (node, address, page.stderr)
+
+
 CNI_BRIDGE = "cni_net0"
 CNI_GATEWAY = "10.0.10.1"
 NETNS_PATH = f"/run/netns/{POD}"
@@ -219,9 +262,12 @@ def test_step5_pause_and_nginx_share_the_pod_netns(host):
     pause = [proc[0] for proc in procs if proc[2] == PAUSE_ARGS]
     nginx = [proc[0] for proc in procs if proc[1] == "nginx"]
     assert len(pause) == 1, procs
-    assert any(proc[2].startswith("nginx: master process nginx -g daemon off;") for proc in procs), procs
-    for pid in pause + nginx:
-        assert netns_inode(host, f"/proc/{pid}/ns/net") == pod_ns, pid
+    masters = [proc[0] for proc in procs if proc[2].startswith("nginx: master process nginx -g daemon off;")]
+    assert netns_inode(host, f"/proc/{pause[0]}/ns/net") == pod_ns
+    # Two nginx: the pod's (step 5) and step 3's web container's, each with its workers.
+    web_ns = netns_inode(host, "/run/netns/web")
+    assert sorted(netns_inode(host, f"/proc/{pid}/ns/net") for pid in masters) == sorted([pod_ns, web_ns]), masters
+    assert {netns_inode(host, f"/proc/{pid}/ns/net") for pid in nginx} == {pod_ns, web_ns}, nginx
 
 
 def test_step5_nginx_answers_on_pod_ip(host, pod_ip):

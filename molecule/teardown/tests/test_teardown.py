@@ -19,9 +19,11 @@ RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
 NODES = RUNNER.get_hosts("podnet_nodes")
 testinfra_hosts = NODES
 
-NAMESPACES = ["client", "server", "client1", "server1", "pause_demo"]
-# Steps 1 and 2's links (in the node's own namespace while they exist) and step 4's bridge.
-LINKS = ["bridge1", "cni_net0", "veth-client", "veth-server", "client1-veth-br", "server1-veth-br"]
+NAMESPACES = ["client", "server", "client1", "server1", "web", "pause_demo"]
+# Steps 1 and 2's links (in the node's own namespace while they exist), step 3's
+# bridge and veth end, and step 4's bridge.
+LINKS = ["bridge1", "docker0", "veth-web", "cni_net0", "veth-client", "veth-server", "client1-veth-br",
+         "server1-veth-br"]
 # The node's own link to the lab bridge is a veth too, and stays.
 LAB_LINK = "eth0"
 
@@ -68,6 +70,21 @@ def test_no_masquerade_or_cni_rules(host):
     assert not left, left
 
 
+def test_no_port_forward_rules(host):
+    """Step 3's forward is gone from both backends, and with it nftables' table of ours."""
+    rules = host.check_output("iptables-save")
+    assert "podnet dnat" not in rules, rules
+    assert host.run("nft list table ip podnet").rc != 0
+
+
+def test_port_80_is_closed(host):
+    me = host.backend.get_hostname()
+    for node in NODES:
+        address = RUNNER.get_variables(node)["podnet_lab_address"]
+        fetch = host.run("curl -sS -m 3 http://%s/", address)
+        assert fetch.rc != 0, (me, address, fetch.stdout)
+
+
 def test_no_host_local_directory(host):
     assert host.file("/var/lib/cni/networks").is_directory
     assert not host.file("/var/lib/cni/networks/demo_br").exists
@@ -91,5 +108,5 @@ def test_no_pause_or_nginx_process(host):
     procs = [line.strip().split(None, 2) for line in host.check_output("ps -eo pid=,comm=,args=").splitlines()]
     # The node's init (tini, PID 1 of the node's PID namespace) shows ps sees the node.
     assert ["1", "tini"] in [proc[:2] for proc in procs], procs
-    left = [proc for proc in procs if proc[1] == "nginx" or "pause.py" in proc[2]]
+    left = [proc for proc in procs if proc[1] in ("nginx", "sleep") or "pause.py" in proc[2]]
     assert not left, left

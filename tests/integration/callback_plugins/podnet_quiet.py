@@ -23,6 +23,7 @@ requirements:
   - set as the stdout callback (tests/integration/run.sh does)
 '''
 
+import os
 import re
 
 from ansible.plugins.callback.default import CallbackModule as DefaultCallbackModule
@@ -36,6 +37,7 @@ class CallbackModule(DefaultCallbackModule):
     def __init__(self):
         super().__init__()
         self._target = None
+        self._targets_dir = None
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -62,11 +64,17 @@ class CallbackModule(DefaultCallbackModule):
         if not self._quiet():
             super().v2_playbook_on_include(included_file)
 
+    def v2_playbook_on_start(self, playbook) -> None:
+        super().v2_playbook_on_start(playbook)
+        # The targets are those beside the playbook; helpers it borrows from elsewhere are not announced.
+        self._targets_dir = os.path.join(os.path.dirname(os.path.abspath(playbook._file_name)), 'targets')
+
     def v2_playbook_on_task_start(self, task, is_conditional) -> None:
         super().v2_playbook_on_task_start(task, is_conditional)
         # Included files are announced before they run, so announce a target
         # with its first task instead; setup_* targets only serve the others.
-        match = re.search(r'/targets/([^/]+)/tasks/', task.get_path() or '')
+        path = task.get_path()
+        match = re.match(r'([^/]+)/tasks/', os.path.relpath(path, self._targets_dir)) if path and self._targets_dir else None
         if self._quiet() and match and not match.group(1).startswith('setup_') and match.group(1) != self._target:
             self._target = match.group(1)
             self._display.display('target %s' % self._target)

@@ -46,24 +46,74 @@ def test_owned_by_matches_whole_comment():
 
 
 class FakeKernel:
-    def __init__(self, output=''):
+    """Answers each command by the name of its program: OUTPUTS[basename]."""
+
+    def __init__(self, outputs):
         self.calls = []
-        self.output = output
+        self.outputs = outputs
 
     def run(self, ns, argv, stdin=None):
         self.calls.append((ns, argv, stdin))
-        return self.output
+        return self.outputs.get(argv[0].rsplit('/', 1)[1], '')
 
 
-def test_read_and_apply_argv(monkeypatch):
-    monkeypatch.setattr(_iptables, 'binary', lambda name: '/usr/sbin/' + name)
-    kernel = FakeKernel(SAVE)
+def installed(monkeypatch, names):
+    """Pretend that exactly NAMES are installed in /usr/sbin."""
+    monkeypatch.setattr(_iptables, '_TOOLS', {})
+    monkeypatch.setattr(_iptables.shutil, 'which', lambda name, path=None: '/usr/sbin/' + name if name in names else None)
+
+
+BOTH = ['iptables-legacy-save', 'iptables-legacy-restore', 'iptables-nft-save', 'iptables-nft-restore']
+
+
+def test_nft_variant_when_it_holds_as_many_rules(monkeypatch):
+    installed(monkeypatch, BOTH)
+    kernel = FakeKernel({'iptables-nft-save': SAVE})
     assert len(_iptables.read_rules(kernel, 'node', 'nat')) == 2
     _iptables.apply(kernel, 'node', 'nat', [], ['-A POSTROUTING -j ACCEPT'])
     assert kernel.calls == [
-        ('node', ['/usr/sbin/iptables-save', '-t', 'nat'], None),
-        ('node', ['/usr/sbin/iptables-restore', '--noflush'], '*nat\n-A POSTROUTING -j ACCEPT\nCOMMIT\n'),
+        ('node', ['/usr/sbin/iptables-legacy-save'], None),
+        ('node', ['/usr/sbin/iptables-nft-save'], None),
+        ('node', ['/usr/sbin/iptables-nft-save', '-t', 'nat'], None),
+        ('node', ['/usr/sbin/iptables-nft-restore', '--noflush'], '*nat\n-A POSTROUTING -j ACCEPT\nCOMMIT\n'),
     ]
+
+
+def test_legacy_variant_when_it_holds_more_rules_waits_for_the_lock(monkeypatch):
+    installed(monkeypatch, BOTH)
+    kernel = FakeKernel({'iptables-legacy-save': SAVE})
+    _iptables.apply(kernel, 'node', 'nat', [], ['-A POSTROUTING -j ACCEPT'])
+    assert kernel.calls[-1][1] == ['/usr/sbin/iptables-legacy-restore', '--noflush', '--wait=%d' % _iptables.LOCK_WAIT]
+    # Decided once per namespace and run.
+    _iptables.read_rules(kernel, 'node', 'nat')
+    assert [call[1][0] for call in kernel.calls].count('/usr/sbin/iptables-legacy-save') == 2
+
+
+@pytest.mark.parametrize('version, legacy', [
+    ('iptables-restore v1.8.9 (nf_tables)', False),
+    ('iptables-restore v1.8.7 (legacy)', True),
+    ('iptables-restore v1.6.1', True),
+])
+def test_plain_iptables_variant_from_its_version(monkeypatch, version, legacy):
+    installed(monkeypatch, ['iptables-save', 'iptables-restore'])
+    kernel = FakeKernel({'iptables-restore': version})
+    assert _iptables.tools(kernel, None) == ('/usr/sbin/iptables-save', '/usr/sbin/iptables-restore', legacy)
+
+
+@pytest.mark.parametrize('legacy_rules, nft_rules, expected', [(0, 0, 'nft'), (3, 3, 'nft'), (4, 3, 'legacy'), (0, 1, 'nft')])
+def test_choose_variant(legacy_rules, nft_rules, expected):
+    assert _iptables.choose_variant(legacy_rules, nft_rules) == expected
+
+
+def test_restore_input_inserts_at_the_top():
+    rule = '-A FORWARD -p tcp -m comment --comment "podnet dnat web" -j ACCEPT'
+    assert _iptables.restore_input('filter', [], [rule], [rule]) == (
+        '*filter\n-I FORWARD 1 -p tcp -m comment --comment "podnet dnat web" -j ACCEPT\nCOMMIT\n')
+
+
+def test_parse_policies():
+    text = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [3:180]\n:DOCKER - [0:0]\n-A FORWARD -j DOCKER\nCOMMIT\n'
+    assert _iptables.parse_policies(text) == {'INPUT': 'ACCEPT', 'FORWARD': 'DROP'}
 
 
 def test_binary_missing(monkeypatch):

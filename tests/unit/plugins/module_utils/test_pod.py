@@ -22,7 +22,6 @@ def test_parse_defaults_and_workload_forms():
 @pytest.mark.parametrize('item, message', [
     ({'container_id': 'bad/id'}, "container_id: 'bad/id' is not a valid CNI container ID"),
     ({'config': '/etc/cni/net.d/x.conf'}, 'network: network and config are mutually exclusive'),
-    ({'network': None}, 'network: a pod needs network or config'),
     ({'ifname': 'a-very-long-ifname'}, 'ifname: interface name .* is longer than 15 bytes'),
     ({'name': 'a/b'}, "name: network namespace name 'a/b' must not contain '/'"),
     ({'workloads': [{'name': 'w', 'command': []}]}, r'workloads\[0\].command: is empty'),
@@ -39,15 +38,18 @@ def test_parse_refuses(item, message):
 def test_describe_absent_and_present():
     manager = _pod.PodManager()
     want = manager.parse(dict(BASE), '')
-    gone = {'record': {}, 'sandbox': 'missing', 'cached': None, 'attached': False, 'workloads': {}, 'network': None}
+    gone = {'record': {}, 'sandbox': 'missing', 'cached': None, 'attached': False, 'workloads': {}, 'network': None,
+            'backend': 'native', 'docker_host': None, 'pause': None}
     assert manager.describe({'pause_demo': gone}, want) == {'state': 'absent'}
-    live = dict(gone, sandbox='running', attached=True, network='demo_br',
-                workloads={'web': {'name': 'web', 'pid': 7}}, record={'pause': {'pid': 5, 'start': 1}})
+    live = dict(gone, sandbox='running', attached=True, network='demo_br', workloads={'web': {'name': 'web', 'pid': 7}},
+                record={'pause': {'pid': 5, 'start': 1}}, pause={'pid': 5, 'start': 1})
     assert manager.describe({'pause_demo': live}, want) == {
-        'state': 'present', 'sandbox': 'running', 'attached': True, 'network': 'demo_br', 'workloads': ['web']}
+        'state': 'present', 'backend': 'native', 'sandbox': 'running', 'attached': True, 'network': 'demo_br',
+        'workloads': ['web']}
     full = manager.describe({'pause_demo': live}, want, full=True)
     assert full['pause_pid'] == 5 and full['workload_pids'] == {'web': 7} and full['ips'] == []
-    assert full['netns'] == '/run/netns/pause_demo'
+    assert full['netns'] == '/run/netns/pause_demo' and full['backend'] == 'native'
+    assert 'pause_container' not in full and 'docker_host' not in full
 
 
 def test_start_time_of_missing_process():
