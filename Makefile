@@ -1,6 +1,6 @@
 # Build, test and demo entry points for packetlife.podnet.
 #
-#   make demo        install everything, bring up the lab, run tutorial steps 1-5
+#   make demo        install everything, bring up the lab, run tutorial steps 1-5, verify, draw
 #   make demo-down   tear the lab down again
 #   make test        the whole suite, stopping at the first failure
 #
@@ -22,12 +22,13 @@ export PATH := $(VENV)/bin:$(PATH)
 
 # Debian packages for the controller and for the lab nodes, which share this kernel
 # and filesystem: namespaces held by tini, sshd per node, the roles' python deps.
-# shellcheck lets ansible-test sanity check the shell scripts instead of skipping.
+# shellcheck lets ansible-test sanity check the shell scripts instead of skipping;
+# graphviz renders playbooks/topology.yml's DOT file to SVG.
 APT_PACKAGES := ca-certificates git make rsync procps util-linux iproute2 \
 	iptables nftables iputils-ping tini openssh-server openssh-client \
 	python3 python3-venv python3-apt python3-pyroute2 python3-netaddr python3-pytest shellcheck \
 	containernetworking-plugins nginx-light curl \
-	docker.io busybox-static gcc libc6-dev
+	docker.io busybox-static gcc libc6-dev graphviz
 
 VENV_STAMP := $(VENV)/.requirements.stamp
 
@@ -84,11 +85,18 @@ collection-link:
 	fi
 
 demo: deps
-	@$(call banner,"lab up")
+	@$(call banner,"lab up: nodes controlplane and node01")
 	cd $(ROOT)
 	$(VENV)/bin/ansible-playbook playbooks/lab_up.yml
-	$(call banner,"tutorial steps 1-5 and proofs")
-	$(VENV)/bin/ansible-playbook -i $(LAB_INVENTORY) playbooks/tutorial.yml
+	$(call banner,"tutorial steps 1-5 on both nodes (playbooks/site.yml)")
+	$(VENV)/bin/ansible-playbook -i $(LAB_INVENTORY) playbooks/site.yml
+	$(call banner,"verification of every step across the nodes (playbooks/verify.yml)")
+	$(VENV)/bin/ansible-playbook -i $(LAB_INVENTORY) playbooks/verify.yml
+	$(call banner,"topology picture of what was built (playbooks/topology.yml)")
+	$(VENV)/bin/ansible-playbook -i $(LAB_INVENTORY) playbooks/topology.yml
+	printf '\nreport:  %s/build/report/verify.md (and verify.json)\n' $(ROOT)
+	printf 'picture: %s/build/report/topology.svg (Mermaid: topology.md)\n' $(ROOT)
+	printf 'tear down: make demo-down\n'
 
 demo-down: deps
 	@$(call banner,"lab down")
@@ -124,6 +132,8 @@ sanity: deps
 build: deps
 	@$(call banner,"collection build and ansible-doc")
 	bash $(ROOT)/tests/build_check.sh
+	$(call banner,"docs/modules and docs/roles match the modules' and roles' own documentation")
+	$(VENV)/bin/python $(ROOT)/docs/generate.py --check
 
 lint: deps
 	@$(call banner,"ansible-lint (production profile)")

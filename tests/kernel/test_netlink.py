@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
 
 import pytest
 
@@ -13,25 +12,6 @@ from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to create namespaces')
 HOME_INODE = os.stat('/proc/thread-self/ns/net').st_ino
-
-
-@pytest.fixture
-def names():
-    """Two fresh namespace names; whatever of them exists afterwards is removed."""
-    suffix = uuid.uuid4().hex[:6]
-    made = ['pt-k-a-' + suffix, 'pt-k-b-' + suffix]
-    yield made
-    for name in made:
-        path = netns_path(name)
-        if os.path.lexists(path):
-            subprocess.run(['ip', 'netns', 'delete', name], check=False)
-
-
-@pytest.fixture
-def kernel():
-    k = Kernel()
-    yield k
-    k.close()
 
 
 def test_create_read_and_delete(kernel, names):

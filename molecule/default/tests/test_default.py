@@ -159,7 +159,17 @@ def test_step3_every_node_fetches_every_forward(host):
 
 
 CNI_BRIDGE = "cni_net0"
-CNI_GATEWAY = "10.0.10.1"
+
+
+def cni_octet(host) -> int:
+    """Each node's pod subnet is 10.0.(10+i).0/24, i its place in the inventory."""
+    return 10 + NODES.index(host.backend.get_hostname())
+
+
+def cni_gateway(host) -> str:
+    return f"10.0.{cni_octet(host)}.1"
+
+
 NETNS_PATH = f"/run/netns/{POD}"
 HOST_LOCAL_DIR = f"/var/lib/cni/networks/{NETWORK}"
 CNI_CACHE = f"/var/lib/cni/results/{NETWORK}-{POD}-{POD_IFNAME}"
@@ -172,7 +182,7 @@ PAUSE_ARGS = f"/usr/bin/python3 /run/podnet/pause.py {POD}"
 def pod_ip(host) -> str:
     """The pod's address as the tutorial finds it: host-local's last reservation."""
     address = host.file(f"{HOST_LOCAL_DIR}/last_reserved_ip.0").content_string.strip()
-    assert address.startswith("10.0.10."), address
+    assert address.startswith(f"10.0.{cni_octet(host)}."), address
     return address
 
 
@@ -197,7 +207,7 @@ def test_step4_conf_is_the_tutorials(host):
     assert conf["type"] == "bridge"
     assert conf["bridge"] == CNI_BRIDGE
     assert conf["ipam"]["type"] == "host-local"
-    assert conf["ipam"]["subnet"] == "10.0.10.0/24"
+    assert conf["ipam"]["subnet"] == f"10.0.{cni_octet(host)}.0/24"
 
 
 def test_step4_plugins_installed_root_owned_0755(host):
@@ -214,7 +224,7 @@ def test_step4_plugins_installed_root_owned_0755(host):
 
 def test_step4_bridge_holds_gateway_address(host):
     bridge = link(host, None, CNI_BRIDGE)
-    assert ipv4(bridge) == {f"{CNI_GATEWAY}/24"}
+    assert ipv4(bridge) == {f"{cni_gateway(host)}/24"}
     assert is_up(bridge)
     # The pod's host-side veth end is the bridge's port.
     ports = ip_json(host, "link", "show", "master", CNI_BRIDGE)
@@ -250,8 +260,8 @@ def test_step4_pod_routes_via_gateway(host):
         (r["dst"], r.get("gateway"), r.get("dev"))
         for r in ip_json(host, "-n", POD, "-4", "route", "show")
     }
-    assert ("default", CNI_GATEWAY, POD_IFNAME) in routes, routes
-    assert ("1.1.1.1", CNI_GATEWAY, POD_IFNAME) in routes, routes
+    assert ("default", cni_gateway(host), POD_IFNAME) in routes, routes
+    assert ("1.1.1.1", cni_gateway(host), POD_IFNAME) in routes, routes
 
 
 def test_step5_pause_and_nginx_share_the_pod_netns(host):
