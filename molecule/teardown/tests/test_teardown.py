@@ -19,7 +19,7 @@ RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
 NODES = RUNNER.get_hosts("podnet_nodes")
 testinfra_hosts = NODES
 
-NAMESPACES = ["client", "server", "client1", "server1", "web", "pause_demo"]
+NAMESPACES = ["client", "server", "client1", "server1", "web", "pause_demo", "pause_peer"]
 # Steps 1 and 2's links (in the node's own namespace while they exist), step 3's
 # bridge and veth end, and step 4's bridge.
 LINKS = ["bridge1", "docker0", "veth-web", "cni_net0", "veth-client", "veth-server", "client1-veth-br",
@@ -88,6 +88,7 @@ def test_port_80_is_closed(host):
 def test_no_host_local_directory(host):
     assert host.file("/var/lib/cni/networks").is_directory
     assert not host.file("/var/lib/cni/networks/demo_br").exists
+    assert not host.file("/var/lib/cni/networks/demo_peer").exists
 
 
 def test_no_cni_cache_files(host):
@@ -98,10 +99,12 @@ def test_no_cni_cache_files(host):
 
 def test_no_network_conf(host):
     assert not host.file("/etc/cni/net.d/00-demo.conf").exists
+    assert not host.file("/etc/cni/net.d/10-demo-peer.conf").exists
 
 
 def test_no_pod_state(host):
     assert not host.file("/run/podnet/pods/pause_demo").exists
+    assert not host.file("/run/podnet/pods/pause_peer").exists
 
 
 def test_no_pause_or_nginx_process(host):
