@@ -226,9 +226,22 @@ def test_step4_bridge_holds_gateway_address(host):
     bridge = link(host, None, CNI_BRIDGE)
     assert ipv4(bridge) == {f"{cni_gateway(host)}/24"}
     assert is_up(bridge)
-    # The pod's host-side veth end is the bridge's port.
+    # The host-side veth ends of the pod and of its peer (pause_peer) are the bridge's ports.
     ports = ip_json(host, "link", "show", "master", CNI_BRIDGE)
-    assert len(ports) == 1, ports
+    assert len(ports) == 2, ports
+    assert all(port.get("link_type") == "ether" and "@" not in port["ifname"] for port in ports), ports
+
+
+def test_step5_peer_pod_on_the_same_bridge_reaches_the_pod(host, pod_ip):
+    """pause_peer has a network of its own (demo_peer) on the same bridge, with the
+    top of the subnet, so demo_br's last reservation stays the tutorial pod's."""
+    (peer,) = ip_json(host, "-n", "pause_peer", "addr", "show", "dev", POD_IFNAME)
+    (address,) = ipv4(peer)
+    assert address in {f"10.0.{cni_octet(host)}.{last}/24" for last in range(250, 255)}, address
+    reserved = host.file("/var/lib/cni/networks/demo_peer/last_reserved_ip.0").content_string.strip()
+    assert reserved == address.split("/")[0]
+    page = host.run("ip netns exec pause_peer curl -sS -m 3 http://%s/", pod_ip)
+    assert "Welcome to nginx!" in page.stdout, page.stderr
 
 
 def test_step4_host_local_reserved_the_pod_ip(host, pod_ip):
