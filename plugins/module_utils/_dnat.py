@@ -320,14 +320,13 @@ class DnatManager:
                 context.missing(want['field'] + 'match_destination', 'no address of %s lies in %s, so the rules '
                                 'would never match' % (describe_netns(ns), want['match']))
             backend = self._backend(model, want)
-            want['chosen_backend'] = backend
             if backend == 'iptables':
                 for table, rules in iptables_rules(want, ip, self._forward_accept(model, want)).items():
                     batch['wanted'][table] += rules
             else:
                 batch['wanted'][NFT] += nft_rules(want, ip)
                 self._warn_forward_drop(model, want, context)
-            if want['ip'] is not None and not self._is_local(model, want['ip']) and \
+            if want['ip'] is not None and not self._local_in(model, want['ip'] + '/32') and \
                     model['sysctls'].get(FORWARDING) != '1' and model['exists']:
                 plan.set_sysctl(ns, FORWARDING, '1')
         for ns, batch in batches.items():
@@ -380,10 +379,6 @@ class DnatManager:
     def _local_in(model, network: str) -> bool:
         return any(_validate.contains(network, address.split('/')[0])
                    for link in model['links'].values() for address in link['addresses'])
-
-    @staticmethod
-    def _is_local(model, ip: str) -> bool:
-        return any(address.split('/')[0] == ip for link in model['links'].values() for address in link['addresses'])
 
     @staticmethod
     def _plan_batch(plan, ns, batch) -> None:
