@@ -155,7 +155,7 @@ docker: deps
 	bash tests/docker/run.sh
 
 molecule: deps
-	@$(call banner,"molecule scenarios default, fleet and teardown")
+	@$(call banner,"molecule scenarios default fleet teardown")
 	cd $(ROOT)
 	$(VENV)/bin/molecule test --all
 
