@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tutorial's own commands for steps 1-5 on one node, as the text types them
-# (plus the forwarding, masquerade and OUTPUT rule it leaves implicit): the floor
+# (plus the forwarding, masquerade and OUTPUT rule it leaves implicit, and
+# the peer pod site.yml adds for verify.yml's pod-to-pod check): the floor
 # the collection is measured against. Run on the node: ssh NODE bash -s < this.
 # POD_OCTET picks the node's pod subnet 10.0.POD_OCTET.0/24, as site.yml does.
 set -euo pipefail
@@ -58,10 +59,19 @@ cat > /etc/cni/net.d/00-demo.conf <<CONF
  "ipMasq": true, "ipam": {"type": "host-local", "subnet": "10.0.$octet.0/24",
  "routes": [{"dst": "0.0.0.0/0"}, {"dst": "1.1.1.1/32", "gw": "10.0.$octet.1"}]}}
 CONF
-ip netns add pause_demo
-ip netns exec pause_demo setsid -f sleep infinity </dev/null >/dev/null 2>&1
-CNI_COMMAND=ADD CNI_CONTAINERID=pause_demo CNI_NETNS=/var/run/netns/pause_demo CNI_IFNAME=eth10 CNI_PATH=$cni \
-    $cni/bridge < /etc/cni/net.d/00-demo.conf > /dev/null
+cat > /etc/cni/net.d/10-demo-peer.conf <<CONF
+{"cniVersion": "0.2.0", "name": "demo_peer", "type": "bridge", "bridge": "cni_net0", "isGateway": true,
+ "ipMasq": true, "ipam": {"type": "host-local", "subnet": "10.0.$octet.0/24",
+ "rangeStart": "10.0.$octet.250", "rangeEnd": "10.0.$octet.254",
+ "routes": [{"dst": "0.0.0.0/0"}, {"dst": "1.1.1.1/32", "gw": "10.0.$octet.1"}]}}
+CONF
+for pod in pause_demo:00-demo.conf pause_peer:10-demo-peer.conf; do
+    ip netns add ${pod%%:*}
+    ip -n ${pod%%:*} link set lo up
+    ip netns exec ${pod%%:*} setsid -f sleep infinity </dev/null >/dev/null 2>&1
+    CNI_COMMAND=ADD CNI_CONTAINERID=${pod%%:*} CNI_NETNS=/var/run/netns/${pod%%:*} CNI_IFNAME=eth10 CNI_PATH=$cni \
+        $cni/bridge < /etc/cni/net.d/${pod#*:} > /dev/null
+done
 
 # step 5
 ip netns exec pause_demo setsid -f nginx -g 'daemon off;' </dev/null >/dev/null 2>&1

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Print one line per thing of the tutorial still on this host (nothing: clean).
-#   residue.sh --netns "NAMES" --links "NAMES" --files "PATHS"
-# Also: any iptables rule with a "podnet" comment or a CNI- chain, nftables'
-# table ip podnet, and pause or nginx processes started for pods.
+#   residue.sh --netns "NAMES" --links "NAMES" --files "PATHS" [--rules "WORDS"]
+# Also: any iptables rule with a "podnet" comment, a CNI- chain or one of WORDS
+# (such as a subnet: rules made by hand carry no comment), nftables' table ip
+# podnet, and pause or nginx processes started for pods.
 set -uo pipefail
 
-netns='' links='' files=''
+netns='' links='' files='' rules=''
 while (( $# )); do
     case $1 in
         --netns) netns=$2; shift 2 ;;
         --links) links=$2; shift 2 ;;
         --files) files=$2; shift 2 ;;
-        *) echo "usage: $0 --netns NAMES --links NAMES --files PATHS" >&2; exit 2 ;;
+        --rules) rules=$2; shift 2 ;;
+        *) echo "usage: $0 --netns NAMES --links NAMES --files PATHS [--rules WORDS]" >&2; exit 2 ;;
     esac
 done
 
@@ -29,7 +31,11 @@ for path in $files; do
     fi
 done
 if command -v iptables-save >/dev/null; then
-    iptables-save | grep -E -e '--comment "?podnet ' -e '^:CNI-' | sed 's/^/iptables /'
+    patterns=(-E -e '--comment "?podnet ' -e '^:CNI-')
+    for word in $rules; do
+        patterns+=(-e "[ /]${word//./[.]}([ /]|$)")
+    done
+    iptables-save | grep "${patterns[@]}" | sed 's/^/iptables /'
 fi
 if command -v nft >/dev/null && nft list table ip podnet >/dev/null 2>&1; then
     echo "nftables table ip podnet"

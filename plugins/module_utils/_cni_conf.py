@@ -25,11 +25,11 @@ import pwd
 import re
 import tempfile
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _cni_config
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni_config, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._cni_config import CniConfigError
 from ansible_collections.packetlife.podnet.plugins.module_utils._validate import ValidationError
 
-ARGUMENT_SPEC = dict(
+ITEM_SPEC = dict(
     name=dict(type='str'),
     config=dict(type='dict'),
     cni_version=dict(type='str', default='1.0.0'),
@@ -45,11 +45,18 @@ ARGUMENT_SPEC = dict(
     cni_bin_dir=dict(type='list', elements='path', default=['/opt/cni/bin']),
     shadowed=dict(type='str', choices=['warn', 'fail', 'ignore'], default='warn'),
 )
-MODULE_ARGS = dict(
-    argument_spec=ARGUMENT_SPEC,
+ITEM_CONSTRAINTS = dict(
     mutually_exclusive=[('dest', 'conf_dir'), ('dest', 'priority'), ('dest', 'file_name')],
     required_if=[('state', 'present', ('config',))],
     required_one_of=[('name', 'config', 'dest', 'file_name')],
+)
+# Keys that say which file an element is: never taken from the top level.
+_IDENTITY = ('name', 'config', 'dest', 'file_name')
+ARGUMENT_SPEC = dict(ITEM_SPEC, networks=dict(type='list', elements='dict'))
+MODULE_ARGS = dict(
+    argument_spec=ARGUMENT_SPEC,
+    mutually_exclusive=ITEM_CONSTRAINTS['mutually_exclusive'] + [('networks', key) for key in _IDENTITY],
+    required_one_of=[_IDENTITY + ('networks',)],
     supports_check_mode=True,
 )
 
@@ -59,8 +66,70 @@ _OCTAL_MODE = re.compile(r'^0?[0-7]{3,4}$')
 
 
 def run(module) -> None:
-    """Make the file match the options; ``module`` is the AnsibleModule."""
+    """Make the file(s) match the options; ``module`` is the AnsibleModule."""
     params = module.params
+    files = []
+    try:
+        for item, prefix in elements(params):
+            files.append(_inspect(item, prefix, module.warn))
+        _check_distinct(files)
+    except (ValidationError, CniConfigError) as exc:
+        module.fail_json(msg=str(exc))
+
+    # Nothing is written before every file is checked.
+    actions = []
+    for entry in files:
+        actions.extend(entry['actions'])
+        if entry['actions'] and not module.check_mode:
+            try:
+                apply(entry['path'], entry['want'], entry['have'])
+            except OSError as exc:
+                module.fail_json(msg='%s: %s' % (entry['path'], exc), actions=actions)
+
+    results = [dict(path=entry['path'], network=entry['want']['network'], shadowed_by=entry['shadowed_by'],
+                    actions=entry['actions'], changed=bool(entry['actions'])) for entry in files]
+    if params['networks'] is None:
+        result = dict(results[0], actions=actions)
+        del result['changed']
+    else:
+        result = dict(networks=results, actions=actions)
+    result['changed'] = bool(actions)
+    if module._diff:
+        diffs = [_diff(entry) for entry in files]
+        result['diff'] = diffs[0] if params['networks'] is None else diffs
+    module.exit_json(**result)
+
+
+def elements(params: dict) -> list:
+    """(options, field prefix) for each file: the top level, or each of ``networks`` over the top-level defaults."""
+    if params['networks'] is None:
+        if params['state'] == 'present' and params['config'] is None:
+            raise ValidationError('config', 'is required when state=present')
+        return [(params, '')]
+    # Only top-level values that differ from the default are passed down, so that an
+    # element's own dest may still exclude conf_dir and priority.
+    defaults = dict((key, value) for key, value in params.items()
+                    if key in ITEM_SPEC and key not in _IDENTITY and value is not None
+                    and value != ITEM_SPEC[key].get('default'))
+    if not params['networks']:
+        raise ValidationError('networks', 'must list at least one network')
+    items = []
+    for position, element in enumerate(params['networks']):
+        field = 'networks[%d]' % position
+        if not isinstance(element, dict):
+            raise ValidationError(field, 'must be a dictionary, got %r' % (element,))
+        # A top-level default gives way to a key of the element it cannot go with
+        # (conf_dir and priority to an element's dest).
+        merged = dict((key, value) for key, value in defaults.items()
+                      if not any(key in pair and other in element
+                                 for pair in ITEM_CONSTRAINTS['mutually_exclusive'] for other in pair if other != key))
+        merged.update(element)
+        items.append((_validate.validate_element(ITEM_SPEC, merged, field, **ITEM_CONSTRAINTS), field + '.'))
+    return items
+
+
+def _inspect(params: dict, prefix: str, warn) -> dict:
+    """Check one file's options and read the file: what it is, what it should be, what to do."""
     try:
         want = parse(params)
         if want['state'] == 'present' and params['validate_plugins']:
@@ -73,25 +142,40 @@ def run(module) -> None:
             if message and params['shadowed'] == 'fail':
                 raise ValidationError('name', message)
             if message and params['shadowed'] == 'warn':
-                module.warn(message)
-    except (ValidationError, CniConfigError) as exc:
-        module.fail_json(msg=str(exc))
+                warn(prefix + message)
+    except ValidationError as exc:
+        if not prefix:
+            raise
+        raise ValidationError(prefix + exc.field, str(exc)[len(exc.field) + 2:])
+    except CniConfigError as exc:
+        if not prefix:
+            raise
+        raise ValidationError(prefix.rstrip('.'), str(exc))
+    return dict(path=path, want=want, have=have, shadowed_by=shadowed_by, actions=plan(path, want, have),
+                field=prefix + want['path_field'])
 
-    actions = plan(path, want, have)
-    if actions and not module.check_mode:
-        try:
-            apply(path, want, have)
-        except OSError as exc:
-            module.fail_json(msg='%s: %s' % (path, exc), actions=actions)
 
-    result = dict(changed=bool(actions), actions=actions, path=path, network=want['network'], shadowed_by=shadowed_by)
-    if module._diff:
-        before = have['text']
-        after = _cni_config.render(want['network']) if want['network'] is not None else ''
-        if want['network'] is not None and have['json'] is not None and _cni_config.same_json(have['json'], want['network']):
-            after = before
-        result['diff'] = dict(before=before, after=after, before_header=path, after_header=path)
-    module.exit_json(**result)
+def _check_distinct(files: list) -> None:
+    """No two elements manage one file; a directory is created once, by the first that needs it."""
+    planned = set()
+    for entry in files:
+        entry['actions'] = [action for action in entry['actions'] if action not in planned]
+        planned.update(action for action in entry['actions'] if action.startswith('create directory '))
+    seen = {}
+    for entry in files:
+        other = seen.setdefault(os.path.normpath(entry['path']), entry['field'])
+        if other != entry['field']:
+            raise ValidationError(entry['field'], '%s is also managed by %s' % (entry['path'], other))
+
+
+def _diff(entry: dict) -> dict:
+    """The file's JSON before and after, the same text when only formatting differs."""
+    want, have = entry['want'], entry['have']
+    before = have['text']
+    after = _cni_config.render(want['network']) if want['network'] is not None else ''
+    if want['network'] is not None and have['json'] is not None and _cni_config.same_json(have['json'], want['network']):
+        after = before
+    return dict(before=before, after=after, before_header=entry['path'], after_header=entry['path'])
 
 
 def parse(params: dict) -> dict:

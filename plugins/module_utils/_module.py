@@ -19,10 +19,10 @@ from __future__ import annotations
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _netlink, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._plan import Plan
+from ansible_collections.packetlife.podnet.plugins.module_utils._validate import validate_element
 
 try:
     import netaddr  # noqa: F401 pylint: disable=unused-import
@@ -47,20 +47,6 @@ class Context:
             self.warnings.append('%s: %s (assumed to be created by an earlier task)' % (field, message))
         else:
             raise _validate.ValidationError(field, message)
-
-
-def validate_element(spec: dict, value, field: str) -> dict:
-    """Apply an argument spec to a dict that is not a top-level option."""
-    if not isinstance(value, dict):
-        raise _validate.ValidationError(field, 'must be a dictionary, got %r' % (value,))
-    unknown = sorted(set(value) - set(spec))
-    if unknown:
-        raise _validate.ValidationError(field, 'unsupported key(s) %s; supported keys are %s'
-                                        % (', '.join(unknown), ', '.join(sorted(spec))))
-    result = ArgumentSpecValidator(spec).validate(value)
-    if result.error_messages:
-        raise _validate.ValidationError(field, '; '.join(result.error_messages))
-    return result.validated_parameters
 
 
 def run(item_spec: dict, list_option: str, result_key: str, manager) -> None:

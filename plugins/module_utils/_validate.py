@@ -35,6 +35,26 @@ class ValidationError(Exception):
         self.field = field
 
 
+def validate_element(spec: dict, value, field: str, **constraints) -> dict:
+    """Apply an argument spec to a dict that is not a top-level option.
+
+    ``constraints`` are ArgumentSpecValidator's: mutually_exclusive, required_if, ...
+    """
+    if not isinstance(value, dict):
+        raise ValidationError(field, 'must be a dictionary, got %r' % (value,))
+    unknown = sorted(set(value) - set(spec))
+    if unknown:
+        raise ValidationError(field, 'unsupported key(s) %s; supported keys are %s'
+                              % (', '.join(unknown), ', '.join(sorted(spec))))
+    # Imported here: the kernel tests use this module without ansible installed.
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    result = ArgumentSpecValidator(spec, **constraints).validate(value)
+    if result.error_messages:
+        raise ValidationError(field, '; '.join(result.error_messages))
+    return result.validated_parameters
+
+
 def netns_name(value, field: str) -> str:
     """A name for /run/netns/NAME, with the rules of `ip netns add`."""
     if not isinstance(value, str) or value == '':

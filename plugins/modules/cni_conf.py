@@ -8,11 +8,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: cni_conf
-short_description: Manage a CNI network configuration file
+short_description: Manage CNI network configuration files
 version_added: 0.1.0
 description:
   - Writes or removes one CNI network configuration file, such as the tutorial's C(00-demo.conf), the way a container
-    runtime expects to find it in its configuration directory (by default C(/etc/cni/net.d)).
+    runtime expects to find it in its configuration directory (by default C(/etc/cni/net.d)); or many in one task
+    with O(networks).
   - A configuration with a C(type) is a single plugin configuration and goes into a C(.conf) file; one with a
     C(plugins) list is a configuration list and goes into a C(.conflist) file. These are the files libcni reads.
   - Everything is checked before the file is touched, against the CNI specification and what the plugins would refuse
@@ -30,7 +31,8 @@ attributes:
         what would change without writing.
   diff_mode:
     description:
-      - The diff shows the file's JSON before and after, both indented as the module writes it, under the file's path.
+      - The diff shows the file's JSON before and after, both indented as the module writes it, under the file's path;
+        with O(networks), one such diff per file.
         Mode and ownership changes are not part of the diff; RV(actions) lists them.
   platform:
     description:
@@ -135,6 +137,16 @@ options:
     type: str
     choices: [warn, fail, ignore]
     default: warn
+  networks:
+    description:
+      - Manage many files in one task. Each element takes the keys of the single form, O(name) to O(shadowed).
+      - Top-level options other than O(name), O(config), O(dest) and O(file_name) serve as defaults for every
+        element, so that for example O(conf_dir) or O(state) is given once.
+      - Every element is checked and every file read before any is written; an error names the element, such as
+        C(networks[1].config.ipam.subnet). Two elements may not manage the same file.
+      - Mutually exclusive with O(name), O(config), O(dest) and O(file_name).
+    type: list
+    elements: dict
 notes:
   - The file is written to a temporary file in the same directory, with its mode and owner set, and then renamed over
     the old one, so a runtime reading the directory never sees half a file. A symbolic link at the path is followed.
@@ -203,6 +215,25 @@ EXAMPLES = r'''
         type: host-local
         subnet: 10.245.0.0/16
 
+- name: Two networks on one bridge in one task, the second handing out the top of the subnet
+  packetlife.podnet.cni_conf:
+    cni_version: 0.2.0
+    networks:
+      - name: demo_br
+        file_name: 00-demo.conf
+        config:
+          type: bridge
+          bridge: cni_net0
+          isGateway: true
+          ipam: {type: host-local, subnet: 10.0.10.0/24}
+      - name: demo_peer
+        file_name: 10-demo-peer.conf
+        config:
+          type: bridge
+          bridge: cni_net0
+          isGateway: true
+          ipam: {type: host-local, subnet: 10.0.10.0/24, rangeStart: 10.0.10.250, rangeEnd: 10.0.10.254}
+
 - name: Remove the tutorial's network configuration
   packetlife.podnet.cni_conf:
     file_name: 00-demo.conf
@@ -212,14 +243,14 @@ EXAMPLES = r'''
 RETURN = r'''
 path:
   description: The file the task manages.
-  returned: always
+  returned: without O(networks)
   type: str
   sample: /etc/cni/net.d/00-demo.conf
 network:
   description:
     - The configuration as written, or as it would be in check mode, with C(cniVersion) and C(name) filled in.
     - V(null) for O(state=absent).
-  returned: always
+  returned: without O(networks)
   type: dict
   sample:
     cniVersion: 0.2.0
@@ -238,9 +269,22 @@ shadowed_by:
   description:
     - A file in the same directory that libcni reads first and that defines the same network name (or cannot be read),
       so that libcni never uses this one; V(null) when there is none or O(state=absent).
-  returned: always
+  returned: without O(networks)
   type: str
   sample: /etc/cni/net.d/00-other.conflist
+networks:
+  description:
+    - With O(networks), one entry per element in the same order, with the keys RV(path), RV(network),
+      RV(shadowed_by) and RV(actions) of the single form and C(changed) for that file.
+  returned: with O(networks)
+  type: list
+  elements: dict
+  sample:
+    - path: /etc/cni/net.d/00-demo.conf
+      network: {cniVersion: 0.2.0, name: demo_br, type: bridge, bridge: cni_net0}
+      shadowed_by: null
+      actions: [write /etc/cni/net.d/00-demo.conf]
+      changed: true
 actions:
   description: What the task did, or would do in check mode, one step per entry.
   returned: always

@@ -187,3 +187,62 @@ def test_validate_plugins_unsupported_version(tmp_path):
     result = run(validate_plugins=True, cni_bin_dir=[str(tmp_path / 'bin')], **demo(tmp_path))
     assert result['msg'] == 'config.type: CNI plugin %s supports CNI versions 0.4.0, 1.0.0, not 0.2.0' % (
         tmp_path / 'bin' / 'bridge')
+
+
+# The list form: many files in one call.
+
+def networks(tmp_path, *elements, **params):
+    args = dict(conf_dir=str(tmp_path / 'net.d'), cni_version='0.2.0', networks=list(elements))
+    args.update(params)
+    return args
+
+
+def test_networks_four_runs_and_defaults(tmp_path):
+    peer = dict(DEMO_CONFIG, ipam=dict(DEMO_CONFIG['ipam'], rangeStart='10.0.10.250'))
+    args = networks(tmp_path, dict(name='demo_br', file_name='00-demo.conf', config=DEMO_CONFIG),
+                    dict(name='demo_peer', config=peer, priority=20))
+    results = [run(check_mode=check, **args) for check in (True, False, True, False)]
+    assert [result['changed'] for result in results] == [True, True, False, False]
+    paths = [str(tmp_path / 'net.d' / '00-demo.conf'), str(tmp_path / 'net.d' / '20-demo_peer.conf')]
+    assert [entry['path'] for entry in results[1]['networks']] == paths
+    assert results[1]['actions'] == ['create directory %s' % (tmp_path / 'net.d'), 'write %s' % paths[0],
+                                     'write %s' % paths[1]]
+    assert results[0]['diff'] == results[1]['diff'] and len(results[1]['diff']) == 2
+    assert [diff['after_header'] for diff in results[1]['diff']] == paths
+    # The top-level cni_version reached both elements.
+    assert [entry['network']['cniVersion'] for entry in results[3]['networks']] == ['0.2.0', '0.2.0']
+    assert [entry['changed'] for entry in results[3]['networks']] == [False, False]
+    assert 'path' not in results[3] and 'network' not in results[3]
+
+
+def test_networks_bad_element_writes_nothing(tmp_path):
+    args = networks(tmp_path, dict(name='demo_br', file_name='00-demo.conf', config=DEMO_CONFIG),
+                    dict(name='bad', config=dict(type='bridge', ipam=dict(type='host-local', subnet='10.0.10.1/24'))))
+    result = run(**args)
+    assert result['failed']
+    assert result['msg'].startswith('networks[1].config.ipam.subnet: ')
+    assert not (tmp_path / 'net.d').exists()
+
+
+@pytest.mark.parametrize('element, message', [
+    ('demo_br', "networks[1]: must be a dictionary, got 'demo_br'"),
+    (dict(name='other', file_name='00-demo.conf', config={'type': 'bridge'}),
+     'networks[1].file_name: %s is also managed by networks[0].file_name'),
+    (dict(name='other', config={'type': 'bridge'}, colour='blue'), 'networks[1]: unsupported key(s) colour'),
+    (dict(name='other'), 'networks[1]: state is present but all of the following are missing: config'),
+    (dict(name='other', dest='/x.conf', priority=3, config={'type': 'bridge'}),
+     'networks[1]: parameters are mutually exclusive: dest|priority'),
+])
+def test_networks_refused(tmp_path, element, message):
+    args = networks(tmp_path, dict(name='demo_br', file_name='00-demo.conf', config=DEMO_CONFIG), element)
+    result = run(**args)
+    assert result['failed']
+    if '%s' in message:
+        message = message % (tmp_path / 'net.d' / '00-demo.conf')
+    assert result['msg'].startswith(message), result['msg']
+    assert not (tmp_path / 'net.d').exists()
+
+
+def test_networks_empty_and_single_form_without_config(tmp_path):
+    assert run(**networks(tmp_path))['msg'] == 'networks: must list at least one network'
+    assert run(name='x', conf_dir=str(tmp_path))['msg'] == 'config: is required when state=present'
