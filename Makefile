@@ -3,6 +3,7 @@
 #   make demo        install everything, bring up the lab, run tutorial steps 1-5, verify, draw
 #   make demo-down   tear the lab down again
 #   make test        the whole suite, stopping at the first failure
+#   make bench       the benchmark suite (bench/run.sh), not part of the tests
 #
 # Everything runs as root on Debian 12 (the lab creates namespaces and links).
 
@@ -39,10 +40,10 @@ printf '\n=== %s ===\n' $(1)
 endef
 
 .PHONY: help deps apt-deps collection-link demo demo-down test unit kernel sanity build \
-	lint integration docker molecule residue-baseline residue-check
+	lint integration docker molecule residue-baseline residue-check bench
 
 help:
-	@sed -n '3,7p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,8p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
 
 deps: apt-deps $(VENV_STAMP) collection-link
 
@@ -165,3 +166,9 @@ residue-baseline:
 residue-check:
 	@$(call banner,"residue check")
 	bash $(ROOT)/tests/residue_check.sh --baseline $(ROOT)/tests/output/residue-baseline.txt
+
+# Benchmarks print figures; they are not tests and not part of `make test`.
+bench: deps
+	@$(call banner,"benchmarks: bench/run.sh")
+	cd $(ROOT)
+	bench/run.sh

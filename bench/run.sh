@@ -27,7 +27,8 @@ done
 started=$(date +%s)
 for part in $parts; do
     echo "=== bench: $part (${command[$part]}) ===" >&2
-    ${command[$part]} | tee "$out/$part.txt"
+    read -r -a argv <<< "${command[$part]}"
+    "${argv[@]}" | tee "$out/$part.txt"
 done
 python3 - "$out" $parts <<'PY'
 import json, os, platform, sys, time

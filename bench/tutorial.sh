@@ -72,7 +72,7 @@ raw() {  # SCRIPT: one SSH call per node, all nodes at once
 step warmup playbook playbooks/site.yml --tags step4
 step warmup_down playbook playbooks/tutorial_down.yml
 
-for round in $(seq "$repeats"); do
+for _ in $(seq "$repeats"); do
     timed collection_converge playbook playbooks/site.yml
     timed collection_rerun playbook playbooks/site.yml
     unchanged collection_rerun

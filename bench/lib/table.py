@@ -29,7 +29,10 @@ def medians(path):
 
 def tutorial(times_path, json_path):
     s, runs = medians(times_path)
-    cell = lambda key: '%.2f s' % s[key] if key in s else '-'  # noqa: E731
+
+    def cell(key):
+        return '%.2f s' % s[key] if key in s else '-'
+
     print('Tutorial steps 1-5 on two nodes (median of %d)' % len(runs['collection_converge']))
     print('%-22s %12s %10s %10s %14s %14s' % ('', 'collection', 'raw', 'naive', 'coll / naive', 'coll / raw'))
     rows = [('converge', 'converge'), ('rerun (changed=0)', 'rerun'), ('rerun, check mode', 'check'),

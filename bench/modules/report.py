@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Medians of bench/modules.sh's samples: print the table, write the JSON.
 
 Usage: report.py SAMPLES.tsv SKIPPED.tsv OUT.json REPEATS
@@ -74,8 +73,9 @@ def cell(module, kind, key='median'):
 
 
 for module in order:
-    print('%-13s %7s %7s %7s %8.2f %7.2f %10s %10s %9s' % (
-        module, cell(module, 'cold'), cell(module, 'idempotent'), cell(module, 'raw'), ping, ssh,
+    print('%-13s %7s %7s %7s %8s %7s %10s %10s %9s' % (
+        module, cell(module, 'cold'), cell(module, 'idempotent'), cell(module, 'raw'),
+        '-' if ping is None else '%.2f' % ping, '-' if ssh is None else '%.2f' % ssh,
         cell(module, 'cold', 'minus_baseline'), cell(module, 'idempotent', 'minus_baseline'),
         cell(module, 'raw', 'minus_baseline')))
 for module, reason in skipped.items():

@@ -12,11 +12,20 @@ Managers never touch the kernel directly: they add steps to a Plan. The model th
 steps leave behind is the predicted state; ``execute`` performs the same steps in
 order and, if one fails, removes again whatever this run created, so a failure
 leaves nothing half-made.
+
+Steps added inside ``with plan.lane(KEY):`` belong to lane KEY. Consecutive steps
+in lanes form a section whose lanes run side by side on up to ``WORKERS`` threads,
+each lane's steps in their order; steps outside lanes run alone, in order. A
+manager puts in one lane what must not overlap with another lane (pause_pod: one
+pod's steps), for work that waits on processes and the kernel (CNI plugins).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import threading
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import (
@@ -24,6 +33,10 @@ from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import 
 
 
 LOOPBACK_ADDRESSES = ('127.0.0.1/8', '::1/128')
+# Threads that run the lanes of a section: one per processor, two to four. On two
+# processors, four threads made 500 pause pods a sixth slower than two (contention
+# in the kernel burnt the processors' time) and removed them a quarter faster.
+WORKERS = min(4, max(2, os.cpu_count() or 2))
 
 
 def new_link(name: str, kind: str, **extra) -> dict:
@@ -41,6 +54,7 @@ class Plan:
     def __init__(self, state: dict) -> None:
         self.state = copy.deepcopy(state)
         self.steps = []
+        self._lane = None
 
     @property
     def changed(self) -> bool:
@@ -56,7 +70,16 @@ class Plan:
         return self.state[name]
 
     def _add(self, text: str, execute, undo=None) -> None:
-        self.steps.append((text, execute, undo))
+        self.steps.append((text, execute, undo, self._lane))
+
+    @contextlib.contextmanager
+    def lane(self, key):
+        """Steps added in the body belong to lane KEY (None: to none, they run alone)."""
+        outer, self._lane = self._lane, key
+        try:
+            yield
+        finally:
+            self._lane = outer
 
     # namespaces -------------------------------------------------------------
 
@@ -203,13 +226,59 @@ class Plan:
 
     def execute(self, kernel) -> None:
         done = []
-        for text, execute, undo in self.steps:
-            try:
-                execute(kernel)
-            except Exception as exc:
+        position = 0
+        while position < len(self.steps):
+            end = position + 1
+            if self.steps[position][3] is not None:
+                while end < len(self.steps) and self.steps[end][3] is not None:
+                    end += 1
+            failed = self._run_section(kernel, self.steps[position:end], done)
+            if failed is not None:
+                text, exc = failed
                 undone = self._roll_back(kernel, done)
                 raise KernelError('%s: %s%s' % (text, exc, undone))
-            done.append((text, undo))
+            position = end
+
+    @staticmethod
+    def _run_section(kernel, steps, done):
+        """Run STEPS, their lanes side by side; record each step done in DONE (in the
+        order they finish). Returns (text, exception) of the first step that failed,
+        after the steps under way finished; no step starts after a failure."""
+        lanes = {}
+        for step in steps:
+            lanes.setdefault(step[3], []).append(step)
+        queue = list(lanes.values())
+        lock = threading.Lock()
+        failures = []
+
+        def work():
+            while True:
+                with lock:
+                    if failures or not queue:
+                        return
+                    lane = queue.pop(0)
+                for text, execute, undo, _lane in lane:
+                    with lock:
+                        if failures:
+                            return
+                    try:
+                        execute(kernel)
+                    except Exception as exc:
+                        with lock:
+                            failures.append((text, exc))
+                        return
+                    with lock:
+                        done.append((text, undo))
+
+        if len(queue) == 1:
+            work()
+        else:
+            threads = [threading.Thread(target=work) for unused in range(min(WORKERS, len(queue)))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        return failures[0] if failures else None
 
     @staticmethod
     def _roll_back(kernel, done) -> str:

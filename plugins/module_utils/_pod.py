@@ -32,13 +32,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _docker, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._module import validate_element
-from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import netns_path
+from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import BRIDGE_MAX_PORTS, netns_path
 from ansible_collections.packetlife.podnet.plugins.module_utils._pod_docker import (
     DEFAULT_PAUSE_IMAGE, DockerBackend, pause_name, workload_name)
 
@@ -46,10 +47,20 @@ STATE_DIR = '/run/podnet/pods'
 PAUSE_PROGRAM = '/run/podnet/pause.py'
 # A workload still running this long after its start counts as started.
 SETTLE_SECONDS = 0.2
+# The processes spawn() started in this run (see there).
+_DETACHED = []
+_PAUSE_LOCK = threading.Lock()
 
 # The pause process: sleeps, reaps whatever it inherits, leaves on SIGTERM/SIGINT.
+# One per pod, so it starts light (the C signal module spares signal.py's enum and
+# functools imports, a third of its start-up) and leaves at once (os._exit, no
+# interpreter shutdown), which is what stop() waits for.
 PAUSE_CODE = '''# podnet pause: holds a pod's network namespace (written by packetlife.podnet.pause_pod)
-import os, signal, sys
+import os
+try:
+    import _signal as signal
+except ImportError:
+    import signal
 def reap(*_):
     try:
         while os.waitpid(-1, os.WNOHANG)[0]:
@@ -57,8 +68,8 @@ def reap(*_):
     except ChildProcessError:
         pass
 signal.signal(signal.SIGCHLD, reap)
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+signal.signal(signal.SIGINT, lambda *_: os._exit(0))
 while True:
     signal.pause()
 '''
@@ -94,13 +105,14 @@ ITEM_SPEC = dict(
 
 def start_time(pid: int):
     """The process's start time in clock ticks (field 22 of /proc/PID/stat), or
-    None if it is gone or a zombie: PID and start time identify a process."""
+    None if it is gone, a zombie, or being reaped (X, between zombie and gone):
+    PID and start time identify a process."""
     try:
         with open('/proc/%d/stat' % pid) as handle:
             fields = handle.read().rsplit(')', 1)[1].split()
     except (OSError, IndexError):
         return None
-    return None if fields[0] == 'Z' else int(fields[19])
+    return None if fields[0] in ('Z', 'X', 'x') else int(fields[19])
 
 
 def alive(proc) -> bool:
@@ -118,7 +130,12 @@ def spawn(kernel, netns: str, argv, log_path=None, settle: float = SETTLE_SECOND
     finally:
         if log_path:
             out.close()
-    time.sleep(settle)
+    # A Popen object collected while its child runs joins subprocess's list of
+    # children to reap, which every later Popen polls one by one: keeping it makes
+    # starting N pods in one task O(N), not O(N**2) waitpid calls.
+    _DETACHED.append(proc)
+    if settle:
+        time.sleep(settle)
     started = start_time(proc.pid)
     if proc.poll() is not None or started is None:
         raise OSError('%s exited at once with status %s%s' % (argv[0], proc.poll(), _log_tail(log_path)))
@@ -137,14 +154,16 @@ def _log_tail(log_path) -> str:
 
 
 def pause_argv(name: str):
-    """The pause process's command line, writing its program first if needed."""
-    try:
-        with open(PAUSE_PROGRAM) as handle:
-            current = handle.read()
-    except OSError:
-        current = None
-    if current != PAUSE_CODE:
-        _cni.write_atomic(PAUSE_PROGRAM, PAUSE_CODE, 0o644)
+    """The pause process's command line, writing its program first if needed (once,
+    while pods are made side by side)."""
+    with _PAUSE_LOCK:
+        try:
+            with open(PAUSE_PROGRAM) as handle:
+                current = handle.read()
+        except OSError:
+            current = None
+        if current != PAUSE_CODE:
+            _cni.write_atomic(PAUSE_PROGRAM, PAUSE_CODE, 0o644)
     return [sys.executable, PAUSE_PROGRAM, name]
 
 
@@ -153,10 +172,16 @@ def stop(proc, timeout: float = 10.0) -> None:
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         if not alive(proc):
             return
-        os.kill(proc['pid'], sig)
+        try:
+            os.kill(proc['pid'], sig)
+        except ProcessLookupError:
+            return  # it ended and was reaped since the look just now
         deadline = time.monotonic() + wait
+        # From 1 ms up to 50 ms: the pause program leaves within a few milliseconds.
+        pause = 0.001
         while alive(proc) and time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
     if alive(proc):
         raise OSError('process %d did not stop' % proc['pid'])
 
@@ -227,8 +252,7 @@ class NativeBackend:
     @staticmethod
     def create_sandbox(kernel, want: dict, record: dict) -> None:
         name = want['name']
-        kernel.create_netns(name)
-        kernel.set_link(name, 'lo', up=True)
+        kernel.create_netns(name, loopback_up=True)
         # The pause program is ours and cannot fail on start: no settling time.
         record['pause'] = spawn(kernel, name, pause_argv(name), settle=0)
 
@@ -268,6 +292,11 @@ class NativeBackend:
 class PodManager:
     def __init__(self) -> None:
         self._clients = {}
+        # One lookup per network and plugin directories, not one per pod.
+        self._networks = {}
+        # Ports of a bridge (by name) before the task; counted in prepare's kernel, once
+        # per bridge and only when a pod is to be added to it.
+        self._ports_before = lambda bridge: 0
 
     # input ------------------------------------------------------------------
 
@@ -336,6 +365,13 @@ class PodManager:
     def prepare(self, kernel, wants) -> None:
         """Settle backend auto, reach the engine, find each pod's network, check its
         plugins and look up its images, before anything changes."""
+        counted = {}
+
+        def ports_before(bridge):
+            if bridge not in counted:
+                counted[bridge] = kernel.bridge_ports(None, bridge) or 0
+            return counted[bridge]
+        self._ports_before = ports_before
         for want in wants:
             if want['backend'] == 'auto':
                 self._choose_backend(want)
@@ -352,28 +388,38 @@ class PodManager:
                 if want['backend'] == 'docker':
                     self._find_images(want)
                 continue
-            field = want['field'] + ('config' if want['config'] else 'network')
-            try:
-                if want['config']:
-                    path = want['config']
-                else:
-                    path = _cni_config.find_network(want['conf_dir'], want['network_name'])[0]
-                network = _cni_config.load_network(path)
-                with open(path, 'rb') as handle:
-                    raw = handle.read()
-            except (OSError, _cni_config.CniConfigError) as exc:
-                raise _validate.ValidationError(field, str(exc))
-            # Validated in the file's own form, so that fields read as the file is written.
-            _cni_config.validate_network(json.loads(raw.decode('utf-8')), field)
-            try:
-                runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
-                for plugin in network['plugins']:
-                    runtime.find(plugin['type'])
-            except _cni.CniError as exc:
-                raise _validate.ValidationError(want['field'] + 'cni_bin_dir', str(exc))
-            want.update(network=network, network_bytes=raw, network_path=path)
+            network, raw, path = self._network(want)
+            want.update(network=network, network_bytes=raw, network_path=path, bridges=bridges_of(network))
             if want['backend'] == 'docker':
                 self._find_images(want)
+
+    def _network(self, want: dict):
+        """(network, file bytes, path) of the pod's network, the file found, read,
+        validated and its plugins found once per task for all pods that name it."""
+        key = (want['config'], want['conf_dir'], want['network_name'], tuple(want['bin_dirs']), want['timeout'])
+        if key in self._networks:
+            return self._networks[key]
+        field = want['field'] + ('config' if want['config'] else 'network')
+        try:
+            if want['config']:
+                path = want['config']
+            else:
+                path = _cni_config.find_network(want['conf_dir'], want['network_name'])[0]
+            network = _cni_config.load_network(path)
+            with open(path, 'rb') as handle:
+                raw = handle.read()
+        except (OSError, _cni_config.CniConfigError) as exc:
+            raise _validate.ValidationError(field, str(exc))
+        # Validated in the file's own form, so that fields read as the file is written.
+        _cni_config.validate_network(json.loads(raw.decode('utf-8')), field)
+        try:
+            runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
+            for plugin in network['plugins']:
+                runtime.find(plugin['type'])
+        except _cni.CniError as exc:
+            raise _validate.ValidationError(want['field'] + 'cni_bin_dir', str(exc))
+        self._networks[key] = (network, raw, path)
+        return self._networks[key]
 
     def _choose_backend(self, want: dict) -> None:
         """auto: an existing pod keeps the backend it was made with; a new one gets
@@ -430,7 +476,10 @@ class PodManager:
                 cached = None  # unusable: DEL runs with the current config, if any
         attached, check_error = False, None
         if have['sandbox'] == 'running' and cached is not None:
-            attached, check_error = self._attachment_ok(kernel, runtime, name, attachment, cached)
+            try:
+                attached, check_error = self._attachment_ok(kernel, runtime, name, attachment, cached)
+            finally:
+                kernel.release(name)  # one pod at a time: no descriptor kept per pod
         elif network_name is None:
             attached = have['sandbox'] == 'running'  # no network: nothing to attach
         have.update(record=record, cached=cached, attached=attached, check_error=check_error, network=network_name,
@@ -440,46 +489,55 @@ class PodManager:
 
     @staticmethod
     def _attachment_ok(kernel, runtime, name, attachment, cached):
-        """(attached, CHECK's error). CHECK (CNI 0.4.0 on) is asked first; when it is not
-        available, or fails, the pod counts as attached while its interface holds the
-        cached addresses: some plugins' CHECK fails on healthy pods (Debian's portmap
-        1.1.1 without IPv6), and a repair would give the pod a new address."""
+        """(attached, CHECK's error). The pod is attached while its interface holds the
+        addresses of the cached result: one netlink read, no plugin run, so a rerun
+        costs no plugin runs per healthy pod. Such a pod counted as attached whatever
+        CHECK said (some plugins' CHECK fails on healthy pods: Debian's portmap 1.1.1
+        without IPv6), so CHECK (CNI 0.4.0 on) is asked only when the interface lacks
+        them, in case the result's addresses belong to another interface."""
         container_id, ifname = attachment
-        error = None
-        try:
-            if runtime.check(cached['network'], container_id, netns_path(name), ifname,
-                             _cached_args(cached), cached.get('capabilityArgs') or {}):
-                return True, None
-        except _cni.CniError as exc:
-            error = str(exc)
-        link = kernel.read([name])[name]['links'].get(ifname)
+        held = kernel.link_addresses(name, ifname)
         wanted = [ip['address'] for ip in _cni.summarize_result(cached['result'])['ips']]
-        return link is not None and all(address in link['addresses'] for address in wanted), error
+        if held is not None and all(address in held for address in wanted):
+            return True, None
+        try:
+            return runtime.check(cached['network'], container_id, netns_path(name), ifname,
+                                 _cached_args(cached), cached.get('capabilityArgs') or {}), None
+        except _cni.CniError as exc:
+            return False, str(exc)
 
     # planning ---------------------------------------------------------------
 
     def plan(self, plan, wants, context) -> None:
+        ports = BridgePorts(self._ports_before)
         for want in wants:
             have = plan.state[want['name']]
-            if have['check_error'] and have['attached']:
-                context.warnings.append('pod %s: CNI CHECK failed, but its interface holds its addresses, so it is '
-                                        'kept: %s' % (want['name'], have['check_error']))
-            if want['state'] == 'absent':
-                self._plan_teardown(plan, want, have, cached_only=False)
-                have.update(sandbox='missing', attached=False, workloads={}, network=None, cached=None, record={},
-                            pause=None)
-                continue
-            stale = have['cached'] is not None and (
-                have['cached']['config_bytes'] != want['network_bytes']
-                or have['attachment'] != (want['container_id'], want['ifname']))
-            switched = have['sandbox'] != 'missing' and have['backend'] != want['backend']
-            if have['sandbox'] != 'running' or not have['attached'] or stale or switched:
-                self._plan_teardown(plan, want, have, cached_only=True)
-                self._plan_sandbox(plan, want, have, context)
-                have.update(sandbox='running', attached=True, workloads={}, network=_network_name(want),
-                            pause=None, backend=want['backend'],
-                            docker_host=want['docker_host'] if want['backend'] == 'docker' else None)
-            self._plan_workloads(plan, want, have, context)
+            # Native pods are independent of each other: each pod's steps form a lane,
+            # and the lanes run side by side (CNI plugins mostly wait on the kernel).
+            lane = want['name'] if want['backend'] == have['backend'] == 'native' else None
+            with plan.lane(lane):
+                self._plan_pod(plan, want, have, context, ports)
+        ports.check()
+
+    def _plan_pod(self, plan, want, have, context, ports) -> None:
+        """One pod's steps: removal, or repair and the workloads."""
+        if want['state'] == 'absent':
+            self._plan_teardown(plan, want, have, cached_only=False)
+            have.update(sandbox='missing', attached=False, workloads={}, network=None, cached=None, record={},
+                        pause=None)
+            return
+        stale = have['cached'] is not None and (
+            have['cached']['config_bytes'] != want['network_bytes']
+            or have['attachment'] != (want['container_id'], want['ifname']))
+        switched = have['sandbox'] != 'missing' and have['backend'] != want['backend']
+        if have['sandbox'] != 'running' or not have['attached'] or stale or switched:
+            ports.add(want, have)
+            self._plan_teardown(plan, want, have, cached_only=True)
+            self._plan_sandbox(plan, want, have, context)
+            have.update(sandbox='running', attached=True, workloads={}, network=_network_name(want),
+                        pause=None, backend=want['backend'],
+                        docker_host=want['docker_host'] if want['backend'] == 'docker' else None)
+        self._plan_workloads(plan, want, have, context)
 
     def _plan_teardown(self, plan, want, have, cached_only) -> None:
         name = want['name']
@@ -518,7 +576,10 @@ class PodManager:
                   'container_id': want['container_id'], 'ifname': want['ifname'], 'workloads': []}
 
         def create(kernel):
-            backend.create_sandbox(kernel, want, record)
+            try:
+                backend.create_sandbox(kernel, want, record)
+            finally:
+                kernel.release(name)
             save_record(record)
 
         def destroy(kernel):
@@ -566,6 +627,48 @@ class PodManager:
                           interfaces=summary.get('interfaces', []))
             result.update(self._backend(have['backend'], have['docker_host']).describe(have))
         return result
+
+
+def bridges_of(network: dict) -> list:
+    """The bridges the bridge plugins of a network attach pods to (cni0 unless named)."""
+    return [plugin.get('bridge') or 'cni0' for plugin in network['plugins'] if plugin.get('type') == 'bridge']
+
+
+class BridgePorts:
+    """The ports a task's CNI ADDs would put on each bridge, against the 1023 a Linux
+    bridge holds, so that a task that would overfill one fails before any change
+    rather than at its 1024th ADD. EXISTING(bridge) tells a bridge's ports before
+    the task. Pods the task removes are not counted as freeing ports."""
+
+    def __init__(self, existing) -> None:
+        self.existing = existing
+        self.added = {}  # bridge: pods that get a new port on it, in order
+        self.first_over = {}  # bridge: (field, pod) of the first pod past the limit
+
+    def add(self, want: dict, have: dict) -> None:
+        """WANT gets a new sandbox and, on a network, an ADD. A pod whose sandbox
+        exists with a cached attachment to the same bridge gives its port back
+        (DEL, then ADD); any other pod needs one more."""
+        if have['sandbox'] != 'missing' and have['cached'] is not None:
+            replaced = bridges_of(have['cached']['network'])
+        else:
+            replaced = []
+        for bridge in want.get('bridges') or ():
+            if bridge in replaced:
+                continue
+            pods = self.added.setdefault(bridge, [])
+            pods.append(want['name'])
+            if self.existing(bridge) + len(pods) > BRIDGE_MAX_PORTS and bridge not in self.first_over:
+                self.first_over[bridge] = (want['field'] + ('config' if want['config'] else 'network'), want)
+
+    def check(self) -> None:
+        for bridge, (field, want) in sorted(self.first_over.items()):
+            has, adds = self.existing(bridge), len(self.added[bridge])
+            raise _validate.ValidationError(field, (
+                'pod %s would be port %d of bridge %s (network %s), but a Linux bridge holds at most %d ports: '
+                'it has %d and this task would add %d. Nothing was changed; spread the pods over more bridges '
+                '(networks)') % (want['name'], BRIDGE_MAX_PORTS + 1, bridge, want['network']['name'],
+                                 BRIDGE_MAX_PORTS, has, adds))
 
 
 def _network_name(want: dict):

@@ -26,12 +26,17 @@ description:
     HTTP API on its unix socket (O(docker_host)); it needs no Docker SDK and never pulls an image.
   - With O(backend=auto) a new pod gets V(docker) when a Docker engine answers at O(docker_host), and V(native)
     otherwise; an existing pod keeps the backend it was made with. The result says which one was used.
-  - A healthy pod is left alone (CNI CHECK from CNI version 0.4.0 on; for older configurations such as the tutorial's
-    0.2.0, the interface must still hold its addresses). A pod whose pause process died, whose C(/run/netns) entry
-    vanished, or whose network configuration changed is repaired by DEL with the cached result, a fresh sandbox and ADD,
-    so no address reservation leaks. With the docker backend the same holds for a pause container that exited
-    or was removed behind the module's back.
+  - A healthy pod is left alone. It is healthy while its sandbox runs and its interface holds the addresses of the
+    cached CNI result, which one netlink read tells without running a plugin; only when the interface lacks them is
+    CNI CHECK asked (from CNI version 0.4.0 on), in case the result's addresses sit on another interface. A pod whose
+    pause process died, whose C(/run/netns) entry vanished, whose interface lost its addresses, or whose network
+    configuration changed is repaired by DEL with the cached result, a fresh sandbox and ADD, so no address
+    reservation leaks. With the docker backend the same holds for a pause container that exited or was removed
+    behind the module's back.
   - Results are cached where libcni keeps them (C(/var/lib/cni/results)), so other CNI tools see the attachment.
+  - A Linux bridge holds at most 1023 ports. The task fails before changing anything when the pods it would attach
+    to a bridge (the C(bridge) of a C(bridge) plugin in the network, C(cni0) if not named) would exceed that with the
+    ports the bridge already has; pods that the same task removes are not counted as freeing ports.
 author:
   - packetlife.podnet developers (@packetlife)
 extends_documentation_fragment:
@@ -170,6 +175,9 @@ options:
   pods:
     description:
       - Manage many pods in one task. Each element takes the keys of the single-pod form.
+      - Pods of backend V(native) are made, repaired and removed several at a time (as many as the target has
+        processors, two to four), each pod's steps in their order; docker pods one after the other. If any step
+        fails, what the task made is removed again.
       - Mutually exclusive with O(name).
     type: list
     elements: dict

@@ -132,5 +132,30 @@ def test_entered_nests(kernel, names):
     assert _thread_netns() == HOME_INODE
 
 
+def test_create_with_loopback_up_addresses_and_bridge_ports(kernel, names):
+    a, b = names
+    kernel.create_netns(a, loopback_up=True)
+    kernel.create_netns(b)
+    assert _thread_netns() == HOME_INODE
+    assert kernel.read([a, b])[a]['links']['lo']['up'] is True
+    assert kernel.link_addresses(a, 'lo') == ['127.0.0.1/8', '::1/128']
+    assert kernel.link_addresses(b, 'lo') == [] and kernel.link_addresses(a, 'eth9') is None
+    with pytest.raises(FileExistsError):
+        kernel.create_netns(a)  # a live namespace is never replaced
+    assert kernel.netns_source(a) is not None
+    # A bridge with two ports, and a third interface that is not one of them.
+    kernel.add_bridge(a, 'br0')
+    for port in ('p1', 'p2'):
+        kernel.add_veth(a, port, b, port + 'x')
+        kernel.set_link(a, port, master='br0')
+    kernel.add_veth(a, 'p3', b, 'p3x')
+    kernel.add_address(a, 'p3', '172.30.0.1/24')
+    assert kernel.bridge_ports(a, 'br0') == 2 and kernel.bridge_ports(a, 'nobr') is None
+    assert kernel.link_addresses(a, 'p3') == ['172.30.0.1/24']
+    kernel.release(a)
+    assert a not in kernel._sockets
+    assert kernel.bridge_ports(a, 'br0') == 2  # opened again on demand
+
+
 def _thread_netns() -> int:
     return os.stat('/proc/thread-self/ns/net').st_ino
