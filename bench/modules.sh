@@ -52,41 +52,24 @@ samples=$logs/samples.tsv
 skipped=$logs/skipped.tsv
 : > "$skipped"
 
-lab=(-e podnet_lab_name=pbmod -e podnet_lab_subnet=198.18.9.0/24 -e '{"podnet_lab_nodes": ["mod1"]}')
-labdir=/var/lib/podnet-lab/pbmod
-inv=$labdir/inventory.ini
-# ansible's ssh control sockets go to a directory of our own, so that the
-# masters this run started can be stopped at the end (and only those).
-export ANSIBLE_SSH_CONTROL_PATH_DIR=$logs/cp
-mkdir -p "$ANSIBLE_SSH_CONTROL_PATH_DIR"
+# shellcheck source=bench/lib/lab.sh
+. bench/lib/lab.sh
+bench_lab pbmod 198.18.9.0/24 "$logs" mod1
 
 # A signal may run finish while a command's output is redirected to its log,
 # so finish reports on fd 3, a copy of the script's stderr.
 exec 3>&2
 finish() {
-    local rc=$? sock
+    local rc=$?
     trap - EXIT INT TERM
     set +e  # whatever happens, the lab goes down
-    for sock in "$ANSIBLE_SSH_CONTROL_PATH_DIR"/*; do
-        if [[ -S $sock ]]; then ssh -o ControlPath="$sock" -O exit mod1 > /dev/null 2>&1; fi
-    done
-    echo "bench: bringing lab pbmod down" >&3
-    if ! ansible-playbook playbooks/lab_down.yml "${lab[@]}" > "$logs/lab_down.log" 2>&1; then
-        echo "bench: lab_down failed, see $logs/lab_down.log" >&3
-        rc=1
-    fi
+    bench_lab_down || rc=1
     exit "$rc"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-echo "bench: bringing lab pbmod up" >&2
-ansible-playbook playbooks/lab_up.yml "${lab[@]}" > "$logs/lab_up.log" 2>&1 ||
-    { echo "bench: lab_up failed, see $logs/lab_up.log" >&2; exit 1; }
-address=$(awk '$1 == "mod1" { for (i = 2; i <= NF; i++) if ($i ~ /^ansible_host=/) { sub(/^ansible_host=/, "", $i); print $i } }' "$inv")
-[[ -n $address ]] || { echo "bench: no address for mod1 in $inv" >&2; exit 1; }
-ssh_cmd=(ssh -i "$labdir/id_ed25519" -o UserKnownHostsFile="$labdir/known_hosts" -o StrictHostKeyChecking=yes
-    -o IdentitiesOnly=yes -o BatchMode=yes -o ControlMaster=no -o ControlPath=none "root@$address")
+bench_lab_up || exit 1
 
 playbook() { ansible-playbook -i "$inv" "$@"; }
 node() { "${ssh_cmd[@]}" "$@"; }

@@ -30,7 +30,8 @@ for part in $parts; do
     read -r -a argv <<< "${command[$part]}"
     "${argv[@]}" | tee "$out/$part.txt"
 done
-python3 - "$out" $parts <<'PY'
+read -r -a part_list <<< "$parts"
+python3 - "$out" "${part_list[@]}" <<'PY'
 import json, os, platform, sys, time
 out, parts = sys.argv[1], sys.argv[2:]
 merged = dict(machine=dict(host=platform.node(), cpus=os.cpu_count(), kernel=platform.release()),

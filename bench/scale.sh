@@ -14,7 +14,7 @@
 # Brings up the one-node lab pbscale (198.18.6.0/24, node scale1) and takes it
 # down again on exit. Timing is wall clock of each whole command: ansible-playbook
 # with its start-up, or the ssh call. The collection's "task" figures are the
-# pause_pod task alone (bench/scale/callback_plugins/scale_timer.py).
+# pause_pod task alone (bench/lib/callback_plugins/task_times.py).
 #
 # Usage: bench/scale.sh [-r REPEATS] [-n NAIVE_MAX] [-m] [N...]
 #   N           pod counts, default 10 100 500 1000 (at most 1000: the /22)
@@ -54,46 +54,29 @@ rm -f "$logs"/*.log
 samples=$logs/samples.tsv
 : > "$samples"
 
-lab=(-e podnet_lab_name=pbscale -e podnet_lab_subnet=198.18.6.0/24 -e '{"podnet_lab_nodes": ["scale1"]}')
-labdir=/var/lib/podnet-lab/pbscale
-inv=$labdir/inventory.ini
-# ansible's ssh control sockets go to a directory of our own, so that the
-# masters this run started can be stopped at the end (and only those).
-export ANSIBLE_SSH_CONTROL_PATH_DIR=$logs/cp
-mkdir -p "$ANSIBLE_SSH_CONTROL_PATH_DIR"
-# The pause_pod task's own time (bench/scale/callback_plugins/scale_timer.py),
+# shellcheck source=bench/lib/lab.sh
+. bench/lib/lab.sh
+bench_lab pbscale 198.18.6.0/24 "$logs" scale1
+# The pause_pod task's own time (bench/lib/callback_plugins/task_times.py),
 # written where timed() says.
-export ANSIBLE_CALLBACK_PLUGINS=$repo/bench/scale/callback_plugins ANSIBLE_CALLBACKS_ENABLED=scale_timer
-timer=$logs/task.tsv
+export ANSIBLE_CALLBACK_PLUGINS=$repo/bench/lib/callback_plugins ANSIBLE_CALLBACKS_ENABLED=task_times
+timer=$logs/task.json
 
 finish() {
-    local rc=$? sock
+    local rc=$?
     trap - EXIT INT TERM
     if [[ -n ${address:-} ]]; then
         # Whatever a failed run left on the node, then the bridge and reservations.
         node_script down_any >> "$logs/cleanup.log" 2>&1 || true
         node_script clean >> "$logs/cleanup.log" 2>&1 || { echo "bench: node not clean, see $logs/cleanup.log" >&2; rc=1; }
     fi
-    for sock in "$ANSIBLE_SSH_CONTROL_PATH_DIR"/*; do
-        if [[ -S $sock ]]; then ssh -o ControlPath="$sock" -O exit scale1 > /dev/null 2>&1 || true; fi
-    done
-    echo "bench: bringing lab pbscale down" >&2
-    if ! ansible-playbook playbooks/lab_down.yml "${lab[@]}" > "$logs/lab_down.log" 2>&1; then
-        echo "bench: lab_down failed, see $logs/lab_down.log" >&2
-        rc=1
-    fi
+    bench_lab_down || rc=1
     exit "$rc"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-echo "bench: bringing lab pbscale up" >&2
-ansible-playbook playbooks/lab_up.yml "${lab[@]}" > "$logs/lab_up.log" 2>&1 ||
-    { echo "bench: lab_up failed, see $logs/lab_up.log" >&2; exit 1; }
-address=$(awk '$1 == "scale1" { for (i = 2; i <= NF; i++) if ($i ~ /^ansible_host=/) { sub(/^ansible_host=/, "", $i); print $i } }' "$inv")
-[[ -n $address ]] || { echo "bench: no address for scale1 in $inv" >&2; exit 1; }
-ssh_cmd=(ssh -i "$labdir/id_ed25519" -o UserKnownHostsFile="$labdir/known_hosts" -o StrictHostKeyChecking=yes
-    -o IdentitiesOnly=yes -o BatchMode=yes -o ControlMaster=no -o ControlPath=none "root@$address")
+bench_lab_up || exit 1
 
 playbook() { ansible-playbook -i "$inv" "$@"; }
 node_script() { "${ssh_cmd[@]}" "bash -s -- $*" < bench/scale/raw.sh; }  # ACTION [N]
@@ -102,14 +85,15 @@ timed() {  # N WAY PHASE REP COMMAND...: run once, append the wall time to the s
     local n=$1 way=$2 phase=$3 rep=$4 log start end task=''
     shift 4
     log=$logs/$way.$phase.$n.$rep.log
-    : > "$timer"
+    rm -f "$timer"
     start=$EPOCHREALTIME
-    if ! SCALE_TIMER_FILE=$timer "$@" > "$log" 2>&1; then
+    if ! PODNET_TASK_TIMES=$timer "$@" > "$log" 2>&1; then
         echo "bench: $way $phase of $n pods (run $rep) failed, see $log" >&2
         exit 1
     fi
     end=$EPOCHREALTIME
-    [[ $way == collection ]] && task=$(awk -F'\t' '$1 == "The pods" { print $2 }' "$timer")
+    [[ $way == collection ]] && task=$(python3 -c 'import json, sys
+print(*[t["seconds"] for t in json.load(open(sys.argv[1]))["tasks"] if t["name"] == "The pods"])' "$timer")
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$way" "$phase" "$rep" "$(echo "$end - $start" | bc)" "$task" >> "$samples"
     printf 'bench:   %-10s %-7s %4d pods: %7.2f s\n' "$way" "$phase" "$n" "$(echo "$end - $start" | bc)" >&2
 }

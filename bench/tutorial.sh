@@ -21,15 +21,16 @@ repeats=${1:-1}
 out=$repo/bench/output
 log=$out/tutorial
 mkdir -p "$log"
-lab=(-e podnet_lab_name=pbench -e podnet_lab_subnet=198.18.4.0/24 -e '{"podnet_lab_nodes": ["controlplane", "node01"]}')
-inv=/var/lib/podnet-lab/pbench/inventory.ini
-labdir=/var/lib/podnet-lab/pbench
-trap 'ansible-playbook playbooks/lab_down.yml "${lab[@]}" > "$log/lab_down.log" 2>&1' EXIT
-echo "bench: bringing up the two-node lab pbench" >&2
-ansible-playbook playbooks/lab_up.yml "${lab[@]}" > "$log/lab_up.log" 2>&1
+# shellcheck source=bench/lib/lab.sh
+. bench/lib/lab.sh
+bench_lab pbench 198.18.4.0/24 "$log" controlplane node01
+trap 'bench_lab_down' EXIT
+bench_lab_up
 
 times=$log/times.txt
 : > "$times"
+# Every playbook also writes the time of each of its tasks (NAME.tasks.json).
+export ANSIBLE_CALLBACK_PLUGINS=$repo/bench/lib/callback_plugins ANSIBLE_CALLBACKS_ENABLED=task_times
 step() {  # NAME COMMAND...: run it, fail loudly with the log
     local name=$1
     shift
@@ -41,7 +42,7 @@ step() {  # NAME COMMAND...: run it, fail loudly with the log
 timed() {  # NAME COMMAND...: step, and record its wall-clock seconds
     local name=$1 start end
     start=$(date +%s.%N)
-    step "$@"
+    PODNET_TASK_TIMES=$log/$1.tasks.json step "$@"
     end=$(date +%s.%N)
     echo "$name $(echo "$end - $start" | bc)" >> "$times"
     echo "bench: $name $(echo "$end - $start" | bc | cut -c1-5) s" >&2
@@ -94,4 +95,4 @@ for _ in $(seq "$repeats"); do
 done
 step plugins_down playbook playbooks/teardown.yml
 
-python3 bench/lib/table.py tutorial "$times" "$out/tutorial.json"
+python3 bench/lib/table.py tutorial "$times" "$out/tutorial.json" "$log"

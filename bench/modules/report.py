@@ -67,15 +67,18 @@ print('%-13s %7s %7s %7s %8s %7s %10s %10s %9s'
       % ('module', 'cold', 'idem', 'raw', 'ping pb', 'ssh', 'cold-base', 'idem-base', 'raw-base'))
 
 
+def seconds(value):
+    return '-' if value is None else '{:.2f}'.format(value)
+
+
 def cell(module, kind, key='median'):
-    value = result['modules'][module].get(kind, {}).get(key)
-    return '-' if value is None else '%.2f' % value
+    return seconds(result['modules'][module].get(kind, {}).get(key))
 
 
 for module in order:
     print('%-13s %7s %7s %7s %8s %7s %10s %10s %9s' % (
         module, cell(module, 'cold'), cell(module, 'idempotent'), cell(module, 'raw'),
-        '-' if ping is None else '%.2f' % ping, '-' if ssh is None else '%.2f' % ssh,
+        seconds(ping), seconds(ssh),
         cell(module, 'cold', 'minus_baseline'), cell(module, 'idempotent', 'minus_baseline'),
         cell(module, 'raw', 'minus_baseline')))
 for module, reason in skipped.items():

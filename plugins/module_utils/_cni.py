@@ -22,6 +22,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 
 CACHE_DIR = '/var/lib/cni'
 CACHE_KIND = 'cniCacheV1'
@@ -141,6 +142,30 @@ def write_atomic(path: str, text: str, mode: int = 0o600) -> None:
     with os.fdopen(fd, 'w') as handle:
         handle.write(text)
     os.rename(tmp, path)
+
+
+def replace_file(path: str, fill, mode: int, uid: int, gid: int) -> None:
+    """Write PATH under a temporary name in its directory, fill(stream) writing the
+    bytes, with owner and mode set, synced, then renamed over PATH: a reader (a
+    runtime reading configurations, running a plugin) sees the old file or the new
+    one, never half of one. The temporary name ends in .tmp, which libcni does not
+    read; it is removed again if anything fails."""
+    directory, name = os.path.split(path)
+    fd, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as stream:
+            fill(stream)
+            stream.flush()
+            os.fchown(stream.fileno(), uid, gid)
+            os.fchmod(stream.fileno(), mode)  # after fchown, which clears set-user-ID bits
+            os.fsync(stream.fileno())
+        os.rename(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 def _json_object(text: str):

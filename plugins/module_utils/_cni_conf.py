@@ -23,9 +23,8 @@ import json
 import os
 import pwd
 import re
-import tempfile
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _cni_config, _validate
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._cni_config import CniConfigError
 from ansible_collections.packetlife.podnet.plugins.module_utils._validate import ValidationError
 
@@ -354,34 +353,15 @@ def apply(path: str, want: dict, have: dict) -> None:
         os.makedirs(directory, 0o755)
         os.chmod(directory, 0o755)
     if have['json'] is None or not _cni_config.same_json(have['json'], want['network']):
-        _write_atomic(os.path.realpath(path), _cni_config.render(want['network']), want['mode'], want['uid'],
-                      want['gid'])
+        text = _cni_config.render(want['network']).encode('utf-8')
+        _cni.replace_file(os.path.realpath(path), lambda stream: stream.write(text), want['mode'], want['uid'],
+                          want['gid'])
         return
     if (have['uid'], have['gid']) != (want['uid'], want['gid']):
         os.chown(path, want['uid'], want['gid'])
     # After chown, which clears set-user-ID bits.
     if have['mode'] != want['mode'] or (have['uid'], have['gid']) != (want['uid'], want['gid']):
         os.chmod(path, want['mode'])
-
-
-def _write_atomic(path: str, text: str, mode: int, uid: int, gid: int) -> None:
-    # The temporary name ends in .tmp, an extension libcni does not read.
-    fd, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
-                                     dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, 'wb') as stream:
-            stream.write(text.encode('utf-8'))
-            stream.flush()
-            os.fchown(stream.fileno(), uid, gid)
-            os.fchmod(stream.fileno(), mode)
-            os.fsync(stream.fileno())
-        os.rename(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
 
 
 def _check_extension(path: str, field: str, list_form) -> None:

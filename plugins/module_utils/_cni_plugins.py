@@ -46,6 +46,8 @@ from urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni
+
 MANIFEST_NAME = '.podnet-cni-plugins.json'
 MANIFEST_FORMAT = 1
 PACKAGE_DIR = '/usr/lib/cni'
@@ -797,27 +799,8 @@ def make_dir(path: str, uid: int, gid: int) -> None:
         os.chmod(path, DIR_MODE)
 
 
-def _atomic(dest_dir: str, name: str, fill, mode: int, uid: int, gid: int) -> None:
-    """Write a file under a temporary name in dest_dir, with its owner and mode, and rename it to name."""
-    fd, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.podnet-tmp', dir=dest_dir)
-    try:
-        with os.fdopen(fd, 'wb') as out:
-            fill(out)
-            out.flush()
-            os.fchown(out.fileno(), uid, gid)
-            os.fchmod(out.fileno(), mode)  # after fchown, which clears set-user-ID bits
-            os.fsync(out.fileno())
-        os.rename(temporary, os.path.join(dest_dir, name))
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
 def write_file(path: str, content: bytes, mode: int, uid: int, gid: int) -> None:
-    _atomic(os.path.dirname(path), os.path.basename(path), lambda out: out.write(content), mode, uid, gid)
+    _cni.replace_file(path, lambda out: out.write(content), mode, uid, gid)
 
 
 def install_file(src: str, dest_dir: str, name: str, sha256: str, uid: int, gid: int, field: str, label: str) -> None:
@@ -830,7 +813,7 @@ def install_file(src: str, dest_dir: str, name: str, sha256: str, uid: int, gid:
                 out.write(chunk)
         if digest.hexdigest() != sha256:
             raise PluginsError(field, '%s in %s changed while it was installed; run again' % (name, label))
-    _atomic(dest_dir, name, fill, PLUGIN_MODE, uid, gid)
+    _cni.replace_file(os.path.join(dest_dir, name), fill, PLUGIN_MODE, uid, gid)
 
 
 def _unlink(path: str) -> None:
