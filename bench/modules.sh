@@ -56,22 +56,13 @@ skipped=$logs/skipped.tsv
 . bench/lib/lab.sh
 bench_lab pbmod 198.18.9.0/24 "$logs" mod1
 
-# A signal may run finish while a command's output is redirected to its log,
-# so finish reports on fd 3, a copy of the script's stderr.
+# A signal may run the exit trap while a command's output is redirected to its
+# log, so the trap reports on fd 3, a copy of the script's stderr.
 exec 3>&2
-finish() {
-    local rc=$?
-    trap - EXIT INT TERM
-    set +e  # whatever happens, the lab goes down
-    bench_lab_down || rc=1
-    exit "$rc"
-}
-trap finish EXIT
-trap 'exit 130' INT TERM
+bench_lab_trap :
 
 bench_lab_up || exit 1
 
-playbook() { ansible-playbook -i "$inv" "$@"; }
 node() { "${ssh_cmd[@]}" "$@"; }
 node_script() { node "bash -s -- $2" < "bench/modules/$1.sh"; }  # MODULE ACTION
 

@@ -62,23 +62,16 @@ bench_lab pbscale 198.18.6.0/24 "$logs" scale1
 export ANSIBLE_CALLBACK_PLUGINS=$repo/bench/lib/callback_plugins ANSIBLE_CALLBACKS_ENABLED=task_times
 timer=$logs/task.json
 
-finish() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n ${address:-} ]]; then
-        # Whatever a failed run left on the node, then the bridge and reservations.
-        node_script down_any >> "$logs/cleanup.log" 2>&1 || true
-        node_script clean >> "$logs/cleanup.log" 2>&1 || { echo "bench: node not clean, see $logs/cleanup.log" >&2; rc=1; }
-    fi
-    bench_lab_down || rc=1
-    exit "$rc"
+# Whatever a failed run left on the node, then the bridge and reservations.
+clean_node() {
+    [[ -n ${address:-} ]] || return 0
+    node_script down_any >> "$logs/cleanup.log" 2>&1
+    node_script clean >> "$logs/cleanup.log" 2>&1 || { echo "bench: node not clean, see $logs/cleanup.log" >&2; return 1; }
 }
-trap finish EXIT
-trap 'exit 130' INT TERM
+bench_lab_trap clean_node
 
 bench_lab_up || exit 1
 
-playbook() { ansible-playbook -i "$inv" "$@"; }
 node_script() { "${ssh_cmd[@]}" "bash -s -- $*" < bench/scale/raw.sh; }  # ACTION [N]
 
 timed() {  # N WAY PHASE REP COMMAND...: run once, append the wall time to the samples, fail loudly

@@ -24,7 +24,7 @@ mkdir -p "$log"
 # shellcheck source=bench/lib/lab.sh
 . bench/lib/lab.sh
 bench_lab pbench 198.18.4.0/24 "$log" controlplane node01
-trap 'bench_lab_down' EXIT
+bench_lab_trap :
 bench_lab_up
 
 times=$log/times.txt
@@ -47,7 +47,6 @@ timed() {  # NAME COMMAND...: step, and record its wall-clock seconds
     echo "$name $(echo "$end - $start" | bc)" >> "$times"
     echo "bench: $name $(echo "$end - $start" | bc | cut -c1-5) s" >&2
 }
-playbook() { ansible-playbook -i "$inv" "$@"; }
 unchanged() {  # NAME: the play recap in NAME's log says changed=0 for every host
     if grep -E '^[a-z0-9]+ +: ok=' "$log/$1.log" | grep -vq ' changed=0 '; then
         echo "bench: $1 changed something, see $log/$1.log" >&2
@@ -59,8 +58,8 @@ nodes=$(awk '/^\[podnet_nodes\]/{f=1; next} /^\[/{f=0} f && NF {print $2}' "$inv
 raw() {  # SCRIPT: one SSH call per node, all nodes at once
     local script=$1 i=0 pids=() address status=0
     for address in $nodes; do
-        ssh -i "$labdir/id_ed25519" -o UserKnownHostsFile="$labdir/known_hosts" -o StrictHostKeyChecking=yes \
-            "root@$address" "POD_OCTET=$((10 + i)) bash -s" < "bench/raw/$script" &
+        bench_ssh "$address"
+        "${ssh_cmd[@]}" "POD_OCTET=$((10 + i)) bash -s" < "bench/raw/$script" &
         pids+=($!)
         i=$((i + 1))
     done

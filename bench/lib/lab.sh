@@ -8,10 +8,14 @@
 #                                          address, ssh_cmd: an ssh to it
 #   bench_lab_down                         stop the ssh masters of this run and take the
 #                                          lab down; returns 1 if that failed
+#   bench_lab_trap CLEANUP                 on exit (also after INT/TERM) run the command
+#                                          CLEANUP (: for none), then bench_lab_down;
+#                                          either failing makes the script fail
+#   bench_ssh ADDRESS                      an ssh command line to a node, into ssh_cmd
+#   playbook ARGS...                       ansible-playbook on the lab's inventory
 #
-# A script's EXIT trap calls bench_lab_down (after its own clean-up on the node),
-# so that the lab goes whatever happens. Messages go to fd 3 when the script has
-# opened it (a signal may arrive while stderr is redirected to a log), else to 2.
+# Messages go to fd 3 when the script has opened it (a signal may arrive while
+# stderr is redirected to a log), else to 2.
 
 bench_lab() {
     local name=$1 subnet=$2 nodes_json
@@ -37,8 +41,29 @@ bench_lab_up() {
     address=$(awk -v node="${bench_nodes[0]}" '$1 == node { for (i = 2; i <= NF; i++)
         if ($i ~ /^ansible_host=/) { sub(/^ansible_host=/, "", $i); print $i } }' "$inv")
     [[ -n $address ]] || { _bench_say "bench: no address for ${bench_nodes[0]} in $inv"; return 1; }
+    bench_ssh "$address"
+}
+
+bench_ssh() {
     ssh_cmd=(ssh -i "$labdir/id_ed25519" -o UserKnownHostsFile="$labdir/known_hosts" -o StrictHostKeyChecking=yes
-        -o IdentitiesOnly=yes -o BatchMode=yes -o ControlMaster=no -o ControlPath=none "root@$address")
+        -o IdentitiesOnly=yes -o BatchMode=yes -o ControlMaster=no -o ControlPath=none "root@$1")
+}
+
+playbook() { ansible-playbook -i "$inv" "$@"; }
+
+bench_lab_trap() {
+    _bench_cleanup=$1
+    trap _bench_finish EXIT
+    trap 'exit 130' INT TERM
+}
+
+_bench_finish() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e  # whatever happens, the lab goes down
+    "$_bench_cleanup" || rc=1
+    bench_lab_down || rc=1
+    exit "$rc"
 }
 
 bench_lab_down() {

@@ -72,6 +72,7 @@ def run(module) -> None:
         for item, prefix in elements(params):
             files.append(_inspect(item, prefix, module.warn))
         _check_distinct(files)
+        _create_directories_once(files)
     except (ValidationError, CniConfigError) as exc:
         module.fail_json(msg=str(exc))
 
@@ -155,16 +156,20 @@ def _inspect(params: dict, prefix: str, warn) -> dict:
 
 
 def _check_distinct(files: list) -> None:
-    """No two elements manage one file; a directory is created once, by the first that needs it."""
-    planned = set()
-    for entry in files:
-        entry['actions'] = [action for action in entry['actions'] if action not in planned]
-        planned.update(action for action in entry['actions'] if action.startswith('create directory '))
+    """No two elements manage one file."""
     seen = {}
     for entry in files:
         other = seen.setdefault(os.path.normpath(entry['path']), entry['field'])
         if other != entry['field']:
             raise ValidationError(entry['field'], '%s is also managed by %s' % (entry['path'], other))
+
+
+def _create_directories_once(files: list) -> None:
+    """A directory several files need is created by the first of them (each was planned alone)."""
+    planned = set()
+    for entry in files:
+        entry['actions'] = [action for action in entry['actions'] if action not in planned]
+        planned.update(action for action in entry['actions'] if action.startswith('create directory '))
 
 
 def _diff(entry: dict) -> dict:
