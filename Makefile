@@ -33,6 +33,11 @@ APT_PACKAGES := ca-certificates git make rsync procps util-linux iproute2 \
 
 VENV_STAMP := $(VENV)/.requirements.stamp
 
+# Cycles of converge + teardown that `make soak` runs (tests/reliability/soak.sh),
+# and the short soak at the end of `make reliability`.
+SOAK_CYCLES ?= 100
+RELIABILITY_SOAK_CYCLES ?= 3
+
 # Recipes run as one bash script each (.ONESHELL) and stay quiet; every stage
 # announces itself with a banner instead.
 define banner
@@ -40,7 +45,7 @@ printf '\n=== %s ===\n' $(1)
 endef
 
 .PHONY: help deps apt-deps collection-link demo demo-down test unit kernel sanity build \
-	lint integration docker molecule residue-baseline residue-check bench
+	lint integration docker reliability molecule residue-baseline residue-check bench soak
 
 help:
 	@sed -n '3,8p' $(ROOT)/Makefile | sed 's/^# \{0,1\}//'
@@ -106,7 +111,7 @@ demo-down: deps
 
 # Each stage is its own make run, in this order, so the first failure stops the rest.
 test:
-	@for stage in deps residue-baseline unit kernel sanity build lint integration docker molecule residue-check; do
+	@for stage in deps residue-baseline unit kernel sanity build lint integration docker reliability molecule residue-check; do
 		$(MAKE) --no-print-directory -C $(ROOT) "$$stage"
 	done
 	printf '\n=== make test: all stages passed ===\n'
@@ -155,6 +160,13 @@ docker: deps
 	cd $(ROOT)
 	bash tests/docker/run.sh
 
+# Bad input, faults, concurrency, security and a short soak on a lab of their own
+# (tests/reliability/README.md); RELIABILITY_SOAK_CYCLES sets the soak's length.
+reliability: deps
+	@$(call banner,"reliability and security suite (tests/reliability/run.sh)")
+	cd $(ROOT)
+	SOAK_CYCLES=$(RELIABILITY_SOAK_CYCLES) bash tests/reliability/run.sh
+
 molecule: deps
 	@$(call banner,"molecule scenarios default fleet teardown")
 	cd $(ROOT)
@@ -166,6 +178,13 @@ residue-baseline:
 residue-check:
 	@$(call banner,"residue check")
 	bash $(ROOT)/tests/residue_check.sh --baseline $(ROOT)/tests/output/residue-baseline.txt
+
+# The zero-residue soak on a lab of its own (psoak): SOAK_CYCLES cycles of converge
+# and teardown, then a residue check on the nodes and the host; about 15 s a cycle.
+soak: deps
+	@$(call banner,"soak: $(SOAK_CYCLES) cycles of converge and teardown (tests/reliability/soak.sh)")
+	cd $(ROOT)
+	bash tests/reliability/soak.sh --cycles $(SOAK_CYCLES)
 
 # Benchmarks print figures; they are not tests and not part of `make test`.
 bench: deps

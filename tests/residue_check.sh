@@ -8,8 +8,9 @@
 #   residue_check.sh --baseline FILE    fail only on residue not listed in FILE
 set -euo pipefail
 
-# podlab: the demo lab; pmol: molecule labs; pt-: integration test fixtures.
-prefixes=(podlab pmol pint pt- it-)
+# podlab: the demo lab; pmol: molecule labs; pt-: integration test fixtures;
+# prel, psoak: the reliability suite and its soak.
+prefixes=(podlab pmol pint pt- it- prel psoak)
 
 mode=check
 baseline=
@@ -51,6 +52,12 @@ inventory() {
             fi
         done
     done < <(ps -eo pid=,args=)
+    # What Ansible unpacks a module into, left when the module is killed.
+    for path in /tmp/ansible_packetlife.podnet.*; do
+        if [[ -e $path ]]; then
+            echo "tmp $path"
+        fi
+    done
 }
 
 found=$(inventory | sort -u)

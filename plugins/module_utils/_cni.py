@@ -21,6 +21,8 @@ import base64
 import json
 import os
 import re
+import signal
+import stat
 import subprocess
 import tempfile
 
@@ -136,12 +138,22 @@ def summarize_result(result: dict) -> dict:
 def write_atomic(path: str, text: str, mode: int = 0o600) -> None:
     """Write a file under a temporary name and rename it into place, so a reader
     never sees half of it; the directory is made (0700) if missing."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = path + '.tmp'
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(text)
-    os.rename(tmp, path)
+    directory, name = os.path.split(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    # A name of its own per writer: two runs writing one file at once (the pause
+    # program) must not rename each other's temporary file away.
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def replace_file(path: str, fill, mode: int, uid: int, gid: int) -> None:
@@ -168,12 +180,54 @@ def replace_file(path: str, fill, mode: int, uid: int, gid: int) -> None:
         raise
 
 
+def trusted_owners() -> tuple:
+    """Who may own a plugin or its directory: root, and the user the module runs as
+    (the same when it runs as root, as pause_pod must)."""
+    return (0, os.geteuid())
+
+
+def _check_trusted(path: str, kind: str, plugin_type: str) -> None:
+    """CniError unless PATH (a plugin file or a directory of the search path; followed
+    when a symbolic link, and skipped when missing) is owned by root and writable by
+    neither its group nor others."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CniError('cannot look at %s %s: %s' % (kind, path, exc.strerror or exc))
+    problem = None
+    if info.st_uid not in trusted_owners():
+        problem = 'is owned by UID %d, not root' % info.st_uid
+    elif info.st_mode & 0o022:
+        problem = 'is writable by %s (mode %04o)' % (
+            ' and '.join(who for who, bit in (('its group', 0o020), ('others', 0o002)) if info.st_mode & bit),
+            stat.S_IMODE(info.st_mode))
+    if problem is not None:
+        raise CniError('refusing to run CNI plugin %s: %s %s %s; a plugin runs as root, so its file and every '
+                       'plugin directory must be owned by root and writable by no one else (chown root, chmod go-w)'
+                       % (plugin_type, kind, path, problem))
+
+
 def _json_object(text: str):
     try:
         value = json.loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _kill_session(proc) -> None:
+    """Kill a plugin that ran out of time and whatever it started in its session,
+    and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+    try:
+        proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # a descendant left the session and holds a pipe
+        proc.wait()
 
 
 class Runtime:
@@ -185,11 +239,21 @@ class Runtime:
         self.timeout = timeout
 
     def find(self, plugin_type: str) -> str:
+        """The plugin's file in the first directory that has it. Refused unless every
+        directory of the search path that exists (the plugins search CNI_PATH for
+        their IPAM and delegate plugins too) and the file itself, after symbolic links,
+        are owned by root and writable by no one else: a plugin runs as root."""
+        for directory in self.bin_dirs:
+            _check_trusted(directory, 'directory', plugin_type)
         for directory in self.bin_dirs:
             path = os.path.join(directory, plugin_type)
             if os.path.isfile(path):
                 if not os.access(path, os.X_OK):
                     raise CniError('CNI plugin %s is not executable' % path)
+                _check_trusted(path, 'file', plugin_type)
+                real = os.path.realpath(path)
+                if real != path:
+                    _check_trusted(os.path.dirname(real), 'directory', plugin_type)
                 return path
         raise CniError('CNI plugin %r not found in %s' % (plugin_type, ', '.join(self.bin_dirs) or 'no directory'))
 
@@ -198,20 +262,23 @@ class Runtime:
         path = self.find(plugin_type)
         full_env = dict(os.environ)
         full_env.update(env, CNI_COMMAND=command, CNI_PATH=':'.join(self.bin_dirs))
+        # A session of its own, so that a plugin that hangs goes with everything it
+        # started (a child holding its stdout would otherwise outlive it).
+        proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=full_env, close_fds=True, start_new_session=True)
         try:
-            proc = subprocess.run([path], input=json.dumps(config).encode('utf-8'), env=full_env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                                  timeout=self.timeout, check=False)
+            stdout, stderr = proc.communicate(json.dumps(config).encode('utf-8'), timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            _kill_session(proc)
             raise CniError('did not answer within %s seconds and was killed' % self.timeout,
                            plugin=path, command=command)
-        output = proc.stdout.decode('utf-8', 'replace').strip()
+        output = stdout.decode('utf-8', 'replace').strip()
         if proc.returncode != 0:
             error = _json_object(output)
             if error is not None and 'msg' in error:
                 raise CniError(error['msg'], code=error.get('code'), details=error.get('details'),
                                plugin=path, command=command)
-            text = (proc.stderr.decode('utf-8', 'replace') or output).strip()
+            text = (stderr.decode('utf-8', 'replace') or output).strip()
             raise CniError('exit status %d: %s' % (proc.returncode, text), plugin=path, command=command)
         if not output:
             return None

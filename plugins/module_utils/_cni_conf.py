@@ -61,6 +61,10 @@ MODULE_ARGS = dict(
 
 # Seconds a plugin may take to answer VERSION.
 PLUGIN_TIMEOUT = 10
+# The kernel's limit on a file name in bytes, and what is left of it for the name of a
+# configuration: _cni.replace_file writes it first as .NAME.XXXXXXXX.tmp.
+NAME_MAX = 255
+FILE_NAME_MAX = NAME_MAX - len('..XXXXXXXX.tmp')
 _OCTAL_MODE = re.compile(r'^0?[0-7]{3,4}$')
 
 
@@ -246,16 +250,24 @@ def file_path(params: dict, stem, list_form) -> dict:
                 return dict(path=None, path_field=field, candidates=[path + '.conflist', path + '.conf'])
             path += '.conflist' if list_form else '.conf'
     _check_extension(path, field, list_form)
+    _check_name_length(path, field)
     return dict(path=path, path_field=field, candidates=None)
 
 
 def file_mode(value, field: str) -> int:
-    """A numeric file mode: an octal string such as '0644', or the number YAML made of 0644."""
+    """A numeric file mode: an octal string such as '0644', or the number YAML made of 0644;
+    never one that lets others write the file (anyone could then name the plugins the
+    runtime runs as root)."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
-        return value
-    if isinstance(value, str) and _OCTAL_MODE.match(value):
-        return int(value, 8)
-    raise ValidationError(field, 'must be an octal mode such as 0644, got %r' % (value,))
+        mode = value
+    elif isinstance(value, str) and _OCTAL_MODE.match(value):
+        mode = int(value, 8)
+    else:
+        raise ValidationError(field, 'must be an octal mode such as 0644, got %r' % (value,))
+    if mode & 0o002:
+        raise ValidationError(field, '%04o lets every user write the file, and the runtime runs the plugins it names '
+                              'as root: give a mode without write for others, such as 0644' % mode)
+    return mode
 
 
 def check_plugins(network: dict, bin_dirs: list) -> None:
@@ -382,6 +394,15 @@ def _check_extension(path: str, field: str, list_form) -> None:
                               % os.path.basename(path))
 
 
+def _check_name_length(path: str, field: str) -> None:
+    """The file name, and the temporary name it is first written under, must fit the kernel's NAME_MAX."""
+    size = len(os.path.basename(path).encode('utf-8'))
+    if size > FILE_NAME_MAX:
+        raise ValidationError(field, 'the file name is %d bytes long; at most %d bytes fit (the kernel allows %d, and '
+                              'the file is first written under a temporary name %d bytes longer)'
+                              % (size, FILE_NAME_MAX, NAME_MAX, NAME_MAX - FILE_NAME_MAX))
+
+
 def _absolute(path: str, field: str) -> str:
     if not os.path.isabs(path):
         raise ValidationError(field, 'must be an absolute path, got %r' % path)
@@ -389,12 +410,18 @@ def _absolute(path: str, field: str) -> str:
 
 
 def _user_id(value: str, field: str) -> int:
+    """The owner's UID, which must be root's: the owner of a configuration can rewrite it."""
     if value.isdigit():
-        return int(value)
-    try:
-        return pwd.getpwnam(value).pw_uid
-    except KeyError:
-        raise ValidationError(field, 'no user named %r on this host' % value)
+        uid = int(value)
+    else:
+        try:
+            uid = pwd.getpwnam(value).pw_uid
+        except KeyError:
+            raise ValidationError(field, 'no user named %r on this host' % value)
+    if uid != 0:
+        raise ValidationError(field, '%s is not root: the owner of a CNI configuration can rewrite it, and the '
+                              'runtime runs the plugins it names as root, so it must be owned by root' % value)
+    return uid
 
 
 def _group_id(value: str, field: str) -> int:

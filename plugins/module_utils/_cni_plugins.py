@@ -73,6 +73,8 @@ HTTP_AGENT = 'packetlife.podnet-cni_plugins'
 CHUNK = 1 << 16
 
 _SHA256 = re.compile(r'^[0-9a-fA-F]{64}$')
+# A release's version goes into its URL (the role builds it from the version).
+_VERSION = re.compile(r'^[0-9A-Za-z][0-9A-Za-z.+~_-]{0,63}$')
 _PACKAGE = re.compile(r'^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$')
 
 ARGUMENT_SPEC = dict(
@@ -181,6 +183,9 @@ def parse(params: dict) -> dict:
             raise PluginsError('sha256', 'required with method=release, the SHA-256 of %s' % url)
         if version is None:
             raise PluginsError('version', 'required with method=release')
+        if not _VERSION.match(version):
+            raise PluginsError('version', 'a release version such as 1.6.2 (letters, digits and ".+~_-", at most 64), '
+                               'got %r' % (version,))
         if params['timeout'] <= 0:
             raise PluginsError('timeout', 'must be 1 or more seconds, got %d' % params['timeout'])
         source = label = url

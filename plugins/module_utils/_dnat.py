@@ -97,6 +97,10 @@ def destination(value, field: str):
     ip = _validate.ip_address(ip_text, field)
     if _validate.ip_version(ip) != 4:
         raise _validate.ValidationError(field, '%s is not an IPv4 address' % ip)
+    if _validate.overlaps(ip + '/32', LOOPBACK):
+        raise _validate.ValidationError(field, '%s is a loopback address: forwarding to it needs route_localnet, '
+                                        'which this module does not turn on' % ip)
+    _validate.unicast_address(ip, field)  # not 0.0.0.0, multicast or broadcast: a forward goes to one host
     return ip, (port_number(port_text, field) if _sep else None)
 
 

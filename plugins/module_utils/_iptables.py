@@ -105,9 +105,10 @@ def read_rules(kernel, ns, table: str) -> list:
     return parse_save(save_table(kernel, ns, table))
 
 
-def restore_input(table: str, delete, add, insert=()) -> str:
+def restore_input(table: str, delete, add, insert=(), drop_chains=()) -> str:
     """The iptables-restore --noflush batch that deletes the given rule lines and
-    appends the others; lines in INSERT go to the top of their chain instead."""
+    appends the others; lines in INSERT go to the top of their chain instead;
+    the chains in DROP_CHAINS are deleted last."""
     lines = ['*%s' % table]
     lines += ['-D' + rule[2:] for rule in delete]
     for rule in add:
@@ -116,16 +117,17 @@ def restore_input(table: str, delete, add, insert=()) -> str:
             lines.append('-I %s 1 %s' % (chain, rest))
         else:
             lines.append(rule)
+    lines += ['-X %s' % chain for chain in drop_chains]
     lines.append('COMMIT')
     return '\n'.join(lines) + '\n'
 
 
-def apply(kernel, ns, table: str, delete, add, insert=()) -> None:
+def apply(kernel, ns, table: str, delete, add, insert=(), drop_chains=()) -> None:
     save, restore, legacy = tools(kernel, ns)
     argv = [restore, '--noflush']
     if legacy:
         argv.append('--wait=%d' % LOCK_WAIT)
-    kernel.run(ns, argv, stdin=restore_input(table, delete, add, insert))
+    kernel.run(ns, argv, stdin=restore_input(table, delete, add, insert, drop_chains))
 
 
 def masquerade_rule(subnet: str, bridge: str) -> str:
@@ -141,3 +143,35 @@ def masquerade_comment(bridge: str) -> str:
 
 def owned_by(rule: str, comment: str) -> bool:
     return '--comment "%s"' % comment in rule
+
+
+def attachment_comment(network_name: str, container_id: str) -> str:
+    """The comment the reference plugins (bridge and ptp with ipMasq, portmap) put on
+    the rules of one attachment, as iptables-save quotes it."""
+    return 'name: \\"%s\\" id: \\"%s\\"' % (network_name, container_id)
+
+
+def commented_leftovers(text: str, comment: str):
+    """(rules, chains) of iptables-save output TEXT for one table: the rules whose
+    comment holds COMMENT, and the chains only they jump to whose own rules all
+    hold it too, which can go once those rules are gone."""
+    rules = [line for line in parse_save(text) if '"%s"' % comment in line or ' %s"' % comment in line]
+    targets = set()
+    for rule in rules:
+        words = rule.split()
+        if '-j' in words and words.index('-j') + 1 < len(words):
+            targets.add(words[words.index('-j') + 1])
+    declared = set(line[1:].split()[0] for line in text.splitlines() if line.startswith(':'))
+    others = [line for line in parse_save(text) if line not in rules]
+    chains = sorted(chain for chain in targets & declared
+                    if not any(line.split()[1] == chain or line.endswith(' -j %s' % chain)
+                               or ' -j %s ' % chain in line for line in others))
+    return rules, chains
+
+
+def remove_commented(kernel, ns, table: str, comment: str) -> None:
+    """Remove the rules of TABLE whose comment holds COMMENT, and their chains (see
+    commented_leftovers), in one iptables-restore --noflush batch."""
+    rules, chains = commented_leftovers(save_table(kernel, ns, table), comment)
+    if rules:
+        apply(kernel, ns, table, rules, [], drop_chains=chains)

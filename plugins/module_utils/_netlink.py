@@ -28,9 +28,13 @@ import threading
 try:
     from pyroute2 import IPRoute
     from pyroute2 import netns as pyroute2_netns
+    from pyroute2.netlink.exceptions import NetlinkDumpInterrupted
     HAS_PYROUTE2 = True
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
     HAS_PYROUTE2 = False
+
+    class NetlinkDumpInterrupted(Exception):
+        pass
 
 from ansible_collections.packetlife.podnet.plugins.module_utils import _validate
 
@@ -61,6 +65,22 @@ IFA_ADDRESS = 1
 IFA_LOCAL = 2
 _NLMSGHDR = struct.Struct('=LHHLL')  # length, type, flags, sequence, port
 _IFADDRMSG = struct.Struct('=BBBBL')  # family, prefix length, flags, scope, interface index
+
+# Times a netlink dump is read again when the kernel changed the table meanwhile
+# (another task adding links at the same moment: NLM_F_DUMP_INTR).
+DUMP_TRIES = 5
+
+
+def redumped(read):
+    """READ() again while its dump was interrupted, up to DUMP_TRIES times."""
+    for attempt in range(DUMP_TRIES):
+        try:
+            return read()
+        except NetlinkDumpInterrupted:
+            if attempt == DUMP_TRIES - 1:
+                raise
+    return None
+
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -280,6 +300,9 @@ class Kernel:
 
     def read_namespace(self, name) -> dict:
         """Links (by name), their addresses, and main-table unicast routes."""
+        return redumped(lambda: self._read_namespace(name))
+
+    def _read_namespace(self, name) -> dict:
         ipr = self.ipr(name)
         links, by_index = {}, {}
         for msg in ipr.get_links():
@@ -342,7 +365,7 @@ class Kernel:
     def bridge_ports(self, name, bridge: str):
         """How many interfaces have bridge BRIDGE of namespace NAME as their master, or
         None when there is no bridge of that name."""
-        links = list(self.ipr(name).get_links())
+        links = redumped(lambda: list(self.ipr(name).get_links()))
         index = next((msg['index'] for msg in links if msg.get_attr('IFLA_IFNAME') == bridge), None)
         if index is None:
             return None

@@ -22,6 +22,8 @@ from ansible_collections.packetlife.podnet.plugins.module_utils._plan import sam
 
 # The kernel gives an IPv6 route without a metric this one (IP6_RT_PRIO_USER).
 IPV6_DEFAULT_METRIC = 1024
+# A route's priority is a 32-bit number.
+METRIC_MAX = 4294967295
 
 ROUTE_SPEC = dict(
     dst=dict(type='str', required=True),
@@ -49,15 +51,15 @@ def parse_route(params: dict, field: str) -> dict:
     family = 6 if dst == 'default6' or ':' in dst else 4
     via = params.get('via')
     if via is not None:
-        via = _validate.ip_address(via, field + '.via')
+        via = _validate.unicast_address(via, field + '.via')
         if _validate.ip_version(via) != family:
             raise _validate.ValidationError(field + '.via', '%s is not of the same IP version as %s' % (via, dst))
     dev = params.get('dev')
     if dev is not None:
         dev = _validate.ifname(dev, field + '.dev')
     metric = params.get('metric') or 0
-    if metric < 0:
-        raise _validate.ValidationError(field + '.metric', 'must not be negative')
+    if not 0 <= metric <= METRIC_MAX:
+        raise _validate.ValidationError(field + '.metric', 'must be between 0 and %d, got %d' % (METRIC_MAX, metric))
     if family == 6 and metric == 0:
         metric = IPV6_DEFAULT_METRIC
     if params.get('state', 'present') == 'present' and via is None and dev is None:

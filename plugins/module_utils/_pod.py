@@ -25,6 +25,8 @@ CNI work, the record, the plan, check mode and the diff are the same for both.
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import json
 import os
 import shlex
@@ -37,13 +39,20 @@ import time
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _docker, _validate
+from ansible_collections.packetlife.podnet.plugins.module_utils import (
+    _cni, _cni_config, _docker, _iptables, _user, _validate)
 from ansible_collections.packetlife.podnet.plugins.module_utils._module import validate_element
 from ansible_collections.packetlife.podnet.plugins.module_utils._netlink import BRIDGE_MAX_PORTS, netns_path
 from ansible_collections.packetlife.podnet.plugins.module_utils._pod_docker import (
     DEFAULT_PAUSE_IMAGE, DockerBackend, pause_name, workload_name)
 
 STATE_DIR = '/run/podnet/pods'
+# One lock file per pod name and per container ID (see lock_pods).
+LOCK_DIR = '/run/podnet/locks'
+# Seconds a task waits for another task to finish with a pod.
+LOCK_WAIT = 600
+# Longest pod name or container ID in bytes: a file name (255) less the lock file's prefix.
+NAME_MAX = 251
 PAUSE_PROGRAM = '/run/podnet/pause.py'
 # A workload still running this long after its start counts as started.
 SETTLE_SECONDS = 0.2
@@ -78,6 +87,7 @@ WORKLOAD_SPEC = dict(
     name=dict(type='str', required=True),
     command=dict(type='raw'),
     image=dict(type='str'),
+    user=dict(type='str'),
 )
 
 BACKENDS = ('native', 'docker', 'auto')
@@ -119,17 +129,21 @@ def alive(proc) -> bool:
     return bool(proc) and start_time(proc['pid']) == proc['start']
 
 
-def spawn(kernel, netns: str, argv, log_path=None, settle: float = SETTLE_SECONDS) -> dict:
+def spawn(kernel, netns: str, argv, log_path=None, settle: float = SETTLE_SECONDS, account=None) -> dict:
     """Start ARGV detached inside NETNS: own session, no inherited descriptors,
-    standard streams on /dev/null or LOG_PATH (so an SSH channel never waits on it)."""
-    out = open(log_path, 'ab') if log_path else subprocess.DEVNULL
+    standard streams on /dev/null or LOG_PATH (so an SSH channel never waits on it).
+    With ACCOUNT (from _user.resolve) as that user, its groups only: Popen switches
+    in the child between fork and exec, never with preexec_fn (we run in threads)."""
+    # The log is root's alone (0600 whatever the umask), also when the workload is not.
+    out = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600) if log_path \
+        else subprocess.DEVNULL
     try:
         with kernel.entered(netns):
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd='/',
-                                    close_fds=True, start_new_session=True)
+                                    close_fds=True, start_new_session=True, **_user.popen_args(account))
     finally:
         if log_path:
-            out.close()
+            os.close(out)
     # A Popen object collected while its child runs joins subprocess's list of
     # children to reap, which every later Popen polls one by one: keeping it makes
     # starting N pods in one task O(N), not O(N**2) waitpid calls.
@@ -186,6 +200,157 @@ def stop(proc, timeout: float = 10.0) -> None:
         raise OSError('process %d did not stop' % proc['pid'])
 
 
+def running_pauses() -> dict:
+    """Every pause process on the node by pod name, found by its command line
+    (INTERPRETER PAUSE_PROGRAM NAME): one look at /proc."""
+    found = {}
+    program = PAUSE_PROGRAM.encode()
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                argv = handle.read().split(b'\0')
+        except OSError:
+            continue
+        if len(argv) == 4 and argv[1] == program and argv[3] == b'':
+            started = start_time(int(entry))
+            if started is not None:
+                name = argv[2].decode('utf-8', 'replace')
+                found[name] = {'pid': int(entry), 'start': started,
+                               'argv': [part.decode('utf-8', 'replace') for part in argv[:3]]}
+    return found
+
+
+def session_leftovers(leader: dict) -> list:
+    """The processes still in the session of a workload that died (a workload runs
+    in a session of its own): nginx's workers after its master was killed, which
+    would keep its port from the workload started next. Empty while a process
+    (LEADER, or a new one given its number) runs with the session's number: the
+    kernel gives no new process the number of a session that still has members,
+    so the members found are the dead workload's."""
+    pid = leader.get('pid')
+    if not pid or start_time(pid) is not None:
+        return []
+    return _session_members(pid)
+
+
+def _session_members(pid: int) -> list:
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as handle:
+                fields = handle.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # state ppid pgrp session ...: the session is the 4th field after the name.
+        if int(fields[3]) == pid and fields[0] not in ('Z', 'X', 'x'):
+            found.append(int(entry))
+    return sorted(found)
+
+
+def stop_session(session: int, timeout: float = 5.0) -> None:
+    """SIGKILL every process left in SESSION (see session_leftovers) and wait until
+    they are gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = session_leftovers({'pid': session})
+        if not pids:
+            return
+        if time.monotonic() > deadline:
+            raise OSError('processes %s of session %d did not stop' % (pids, session))
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+
+
+# locks ----------------------------------------------------------------------
+
+def lock_path(kind: str, value: str) -> str:
+    return os.path.join(LOCK_DIR, '%s-%s' % (kind, value))
+
+
+def lock_pods(wants, wait: float = LOCK_WAIT) -> None:
+    """Lock every pod of the task by name and by container ID, in one sorted order
+    (so that two tasks never wait for each other), until the module exits: two
+    tasks never work on one pod or one attachment at the same time; the later one
+    waits, then reads what the first one made. A lock file whose pod is gone at
+    exit is removed (while locked, and a waiter that finds its file removed takes
+    the new one), so nothing of an absent pod stays behind."""
+    keys = {}
+    for want in wants:
+        keys[lock_path('pod', want['name'])] = want
+        keys[lock_path('cid', want['container_id'])] = want
+    _raise_file_limit(len(keys) + 256)
+    held = []
+    atexit.register(_unlock, held)
+    deadline = time.monotonic() + wait
+    for path in sorted(keys):
+        held.append((path, keys[path]['name'], _lock_file(path, deadline, keys[path], wait)))
+
+
+def _lock_file(path: str, deadline: float, want: dict, wait: float) -> int:
+    pause = 0.01
+    while True:
+        os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:  # the directory went with the last pod of another task
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() > deadline:
+                raise _validate.ValidationError(want['field'] + 'name', 'another task has been working on pod %s '
+                                                'for over %g seconds (it holds %s); nothing was changed'
+                                                % (want['name'], wait, path))
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            continue
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # removed by the task that had it: lock the new file
+
+
+def _unlock(held) -> None:
+    for path, name, fd in held:
+        if not os.path.exists(os.path.dirname(record_path(name))):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        os.close(fd)
+    del held[:]
+    for directory in (LOCK_DIR, os.path.dirname(LOCK_DIR)):
+        try:
+            os.rmdir(directory)  # only when empty: the node has no pod (a check run made it)
+        except OSError:
+            break
+
+
+def _raise_file_limit(needed: int) -> None:
+    """A task of many pods holds two lock files each: raise the soft limit on open
+    files towards the hard one when the default (often 1024) is too low."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard) if hard != resource.RLIM_INFINITY
+                                                        else needed, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 # records --------------------------------------------------------------------
 
 def record_path(name: str) -> str:
@@ -220,16 +385,28 @@ class NativeBackend:
             sandbox = 'running' if alive(pause) and kernel.namespace_inode('/proc/%d/ns/net' % pause['pid']) == (
                 source or {}).get('inode') else 'broken'
         workloads = dict((w['name'], w) for w in (record.get('workloads') or []) if alive(w))
-        return {'sandbox': sandbox, 'pause': pause, 'workloads': workloads, 'leftovers': [], 'foreign': {},
+        dead = [w for w in (record.get('workloads') or []) if w['name'] not in workloads]
+        leftovers = []
+        for workload in dead:
+            pids = session_leftovers(workload)
+            if pids:
+                leftovers.append({'name': workload['name'], 'session': workload['pid'], 'pids': pids})
+        return {'sandbox': sandbox, 'pause': pause, 'workloads': workloads, 'leftovers': leftovers, 'foreign': {},
                 'netns_left': sandbox != 'missing'}
 
     @staticmethod
     def current(have: dict, want: dict, running: dict, wanted: dict) -> bool:
-        return running['argv'] == wanted['argv']
+        """Same command, same user (uid, gid, groups; none on records of workloads without one)."""
+        return running['argv'] == wanted['argv'] and running.get('user') == _user.identity(wanted.get('account'))
 
     @staticmethod
     def check_create(context, want: dict, have: dict, workload=None) -> None:
-        """Nothing can be missing: the program is on the target."""
+        """A workload's program must be on the target, found while planning, before
+        the sandbox and the ADD are made (in check mode, an earlier task may still
+        install it). The pause program is the module's own."""
+        if workload is not None and shutil.which(workload['argv'][0]) is None:
+            context.missing(workload['field'] + '.command', 'program %r is not an executable file on the target, nor '
+                            'found on its PATH (a command is not run by a shell)' % workload['argv'][0])
 
     @staticmethod
     def sandbox_text(want: dict) -> str:
@@ -241,6 +418,13 @@ class NativeBackend:
 
     @staticmethod
     def plan_stop_workloads(plan, name: str, have: dict, which=None) -> None:
+        """Steps that stop the running workloads (all, or those named in WHICH) and
+        whatever workloads that died left behind."""
+        for leftover in have['leftovers']:
+            plan.call('stop what workload %s of pod %s left running (%s)'
+                      % (leftover['name'], name, ', '.join('pid %d' % pid for pid in leftover['pids'])),
+                      lambda kernel, leftover=leftover: stop_session(leftover['session']))
+        have['leftovers'] = []
         for workload in list(have['workloads']) if which is None else which:
             plan.call('stop workload %s of pod %s' % (workload, name), _stopper(have['workloads'].pop(workload)))
 
@@ -275,8 +459,10 @@ class NativeBackend:
     @staticmethod
     def start_workload(kernel, want: dict, workload: dict, record: dict) -> dict:
         log = os.path.join(os.path.dirname(record_path(want['name'])), workload['name'] + '.log')
-        started = spawn(kernel, want['name'], workload['argv'], log)
+        started = spawn(kernel, want['name'], workload['argv'], log, account=workload.get('account'))
         started.update(name=workload['name'], log=log)
+        if workload.get('account') is not None:
+            started['user'] = _user.identity(workload['account'])
         return started
 
     @staticmethod
@@ -292,6 +478,8 @@ class NativeBackend:
 class PodManager:
     def __init__(self) -> None:
         self._clients = {}
+        # Pause processes by pod name, looked for once per task when a record lacks one.
+        self._pauses = None
         # One lookup per network and plugin directories, not one per pod.
         self._networks = {}
         # Ports of a bridge (by name) before the task; counted in prepare's kernel, once
@@ -305,8 +493,17 @@ class PodManager:
             raise _validate.ValidationError(prefix + 'name', 'is required')
         name = _validate.netns_name(item['name'], prefix + 'name')
         container_id = item.get('container_id') or name
+        # The name and the ID name lock files (pod-NAME, cid-ID) of at most 255 bytes.
+        for field, value in (('name', name), ('container_id', container_id)):
+            if len(value.encode('utf-8')) > NAME_MAX:
+                raise _validate.ValidationError(prefix + field, 'is longer than %d bytes' % NAME_MAX)
         if not _cni.CONTAINER_ID.match(container_id):
-            raise _validate.ValidationError(prefix + 'container_id', '%r is not a valid CNI container ID' % container_id)
+            if item.get('container_id'):
+                raise _validate.ValidationError(prefix + 'container_id', '%r is not a valid CNI container ID'
+                                                % container_id)
+            raise _validate.ValidationError(prefix + 'name', '%r is not a valid CNI container ID, which the name is '
+                                            'unless container_id is given: use letters, digits, ".", "_" and "-", '
+                                            'starting with a letter or digit' % container_id)
         if item.get('network') and item.get('config'):
             raise _validate.ValidationError(prefix + 'network', 'network and config are mutually exclusive')
         backend = item.get('backend') or 'native'
@@ -324,7 +521,13 @@ class PodManager:
             image = None
             if workload['image'] is not None:
                 image = _image(workload['image'], field + '.image')
-            workloads.append({'name': workload['name'], 'argv': argv, 'image': image, 'field': field})
+            user, account = workload['user'], None
+            if user is not None:
+                # Docker resolves it in the container; native and auto pods here.
+                user = _user.check(user, field + '.user')
+                account = _user.resolve(user, field + '.user') if backend != 'docker' else None
+            workloads.append({'name': workload['name'], 'argv': argv, 'image': image, 'field': field,
+                              'user': user, 'account': account})
         timeout = item.get('timeout', 30)
         if timeout <= 0:
             raise _validate.ValidationError(prefix + 'timeout', 'must be positive')
@@ -365,6 +568,7 @@ class PodManager:
     def prepare(self, kernel, wants) -> None:
         """Settle backend auto, reach the engine, find each pod's network, check its
         plugins and look up its images, before anything changes."""
+        lock_pods(wants)
         counted = {}
 
         def ports_before(bridge):
@@ -421,6 +625,19 @@ class PodManager:
         self._networks[key] = (network, raw, path)
         return self._networks[key]
 
+    def _uncached_network(self, want: dict, name: str):
+        """The network a pod was attached to when its cached result is missing or
+        unreadable (a run killed after ADD but before the cache write, a truncated
+        file): the configuration of that name as it is now, so that DEL still runs
+        and the plugins release what ADD took (host-local's address, the bridge
+        plugin's rules). None when no configuration of that name is left."""
+        if want['network'] is not None and want['network']['name'] == name:
+            return want['network']
+        try:
+            return self._network(dict(want, config=None, network_name=name))[0]
+        except _validate.ValidationError:
+            return None
+
     def _choose_backend(self, want: dict) -> None:
         """auto: an existing pod keeps the backend it was made with; a new one gets
         docker when an engine answers at docker_host, else native."""
@@ -459,6 +676,13 @@ class PodManager:
         record = load_record(name) or {}
         # An existing pod is read with the backend (and engine) it was made with.
         backend_name = (record.get('backend') or 'native') if record else want['backend']
+        if backend_name == 'native' and not alive(record.get('pause')):
+            # A pause process the record does not name: started by a run that died
+            # before it saved the record. It is found, so that it is stopped, not leaked.
+            if self._pauses is None:
+                self._pauses = running_pauses()
+            if name in self._pauses:
+                record = dict(record, pause=self._pauses[name])
         host = record.get('docker_host') or want['docker_host']
         try:
             have = self._backend(backend_name, host).read(kernel, want, record)
@@ -474,14 +698,26 @@ class PodManager:
                 cached['network'] = _cni_config.network_from_bytes(cached['config_bytes'], 'the cached config')
             except _cni_config.CniConfigError:
                 cached = None  # unusable: DEL runs with the current config, if any
-        attached, check_error = False, None
+        attached, check_error, interface = False, None, False
         if have['sandbox'] == 'running' and cached is not None:
             try:
-                attached, check_error = self._attachment_ok(kernel, runtime, name, attachment, cached)
+                attached, check_error, interface = self._attachment_ok(kernel, runtime, name, attachment, cached)
             finally:
                 kernel.release(name)  # one pod at a time: no descriptor kept per pod
+        elif cached is not None and backend_name == 'native':
+            if kernel.netns_source(name) is not None:
+                try:
+                    interface = kernel.link_addresses(name, attachment[1]) is not None
+                finally:
+                    kernel.release(name)
+            else:
+                interface = alive(have['pause'])  # DEL then goes through /proc/PID/ns/net
         elif network_name is None:
             attached = have['sandbox'] == 'running'  # no network: nothing to attach
+        # DEL of an attachment whose interface is gone cannot tell the plugins its
+        # addresses (Debian's bridge plugin then leaves its masquerade rules): after
+        # such a DEL the rules carrying the attachment's comment are removed.
+        have['sweep_rules'] = cached is not None and not interface and backend_name == 'native'
         have.update(record=record, cached=cached, attached=attached, check_error=check_error, network=network_name,
                     attachment=attachment, backend=backend_name,
                     docker_host=host if backend_name == 'docker' else None)
@@ -489,7 +725,7 @@ class PodManager:
 
     @staticmethod
     def _attachment_ok(kernel, runtime, name, attachment, cached):
-        """(attached, CHECK's error). The pod is attached while its interface holds the
+        """(attached, CHECK's error, whether the interface exists). The pod is attached while its interface holds the
         addresses of the cached result: one netlink read, no plugin run, so a rerun
         costs no plugin runs per healthy pod. Such a pod counted as attached whatever
         CHECK said (some plugins' CHECK fails on healthy pods: Debian's portmap 1.1.1
@@ -499,12 +735,12 @@ class PodManager:
         held = kernel.link_addresses(name, ifname)
         wanted = [ip['address'] for ip in _cni.summarize_result(cached['result'])['ips']]
         if held is not None and all(address in held for address in wanted):
-            return True, None
+            return True, None, True
         try:
             return runtime.check(cached['network'], container_id, netns_path(name), ifname,
-                                 _cached_args(cached), cached.get('capabilityArgs') or {}), None
+                                 _cached_args(cached), cached.get('capabilityArgs') or {}), None, held is not None
         except _cni.CniError as exc:
-            return False, str(exc)
+            return False, str(exc), held is not None
 
     # planning ---------------------------------------------------------------
 
@@ -545,6 +781,8 @@ class PodManager:
         backend.plan_stop_workloads(plan, name, have)
         cached = have['cached']
         network = cached['network'] if cached else (None if cached_only else want['network'])
+        if network is None and cached is None and have['record'].get('network'):
+            network = self._uncached_network(want, have['record']['network'])
         if network is not None:
             try:
                 runtime = _cni.Runtime(want['bin_dirs'], timeout=want['timeout'])
@@ -561,6 +799,12 @@ class PodManager:
             plan.call('CNI DEL %s from pod %s' % (network['name'], name),
                       lambda kernel: runtime.delete(network, container_id, backend.del_netns(kernel, name, pod),
                                                     ifname, args, caps))
+            # Only ipMasq's rules depend on the interface's addresses (portmap's go by container ID).
+            if have.get('sweep_rules') and any(plugin.get('ipMasq') for plugin in network['plugins']) \
+                    and _iptables.available():
+                comment = _iptables.attachment_comment(network['name'], container_id)
+                plan.call('remove the rules the plugins left for pod %s (comment %s)' % (name, comment),
+                          lambda kernel: _iptables.remove_commented(kernel, None, 'nat', comment))
         backend.plan_pause_teardown(plan, name, have)
         if have['netns_left']:
             plan.call('delete netns %s' % name, lambda kernel: _delete_netns(kernel, name))

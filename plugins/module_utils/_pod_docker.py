@@ -46,8 +46,12 @@ def workload_name(pod: str, workload: str) -> str:
 
 
 def spec_label(workload: dict) -> str:
-    """What a workload container is made from, as its packetlife.podnet.spec label."""
-    return json.dumps({'image': workload['image'], 'command': workload['argv']}, sort_keys=True)
+    """What a workload container is made from, as its packetlife.podnet.spec label; the
+    user only when given, so that containers made without one keep their label."""
+    spec = {'image': workload['image'], 'command': workload['argv']}
+    if workload.get('user') is not None:
+        spec['user'] = workload['user']
+    return json.dumps(spec, sort_keys=True)
 
 
 def missing_image_text(reference: str, host: str) -> str:
@@ -232,7 +236,8 @@ class DockerBackend:
         return ''
 
     def start_workload(self, kernel, want: dict, workload: dict, record: dict) -> dict:
-        """docker run --network container:PAUSE IMAGE [COMMAND]; fails when it does not keep running."""
+        """docker run --network container:PAUSE [--user USER] IMAGE [COMMAND]; fails when it
+        does not keep running."""
         pause = record.get('pause') or {}
         if not pause.get('container'):
             raise OSError('pod %s has no pause container on record' % want['name'])
@@ -245,6 +250,8 @@ class DockerBackend:
         }
         if workload['argv'] is not None:
             config['Cmd'] = workload['argv']
+        if workload.get('user') is not None:
+            config['User'] = workload['user']  # docker run --user, resolved in the container
         container = self.client.create(container_name, config)
         try:
             self.client.start(container)

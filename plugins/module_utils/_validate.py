@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - reported by the module through missing
 IFNAMSIZ = 16
 NETNS_NAME_MAX = 255
 _SYSCTL_PART = re.compile(r'^[A-Za-z0-9_-]+$')
+_SYSCTL_VALUE = re.compile(r'^[A-Za-z0-9_.:,/+ -]+$')
 
 
 class ValidationError(Exception):
@@ -114,13 +115,47 @@ def _split_cidr(value, field: str):
     return netaddr.IPNetwork('%s/%d' % (ip, prefixlen))
 
 
+def not_unicast(ip) -> str:
+    """Why an address (netaddr.IPAddress) can be no host's own or gateway address, or ''."""
+    if ip.version == 4:
+        if ip in netaddr.IPNetwork('0.0.0.0/8'):
+            return 'is in 0.0.0.0/8 ("this network"), not a host address'
+        if ip.is_loopback():
+            return 'is a loopback address, which only the loopback interface may hold'
+        if ip.is_multicast():
+            return 'is a multicast address, not a host address'
+        if ip in netaddr.IPNetwork('240.0.0.0/4'):
+            return 'is a reserved or the broadcast address, not a host address'
+        return ''
+    if ip == netaddr.IPAddress('::'):
+        return 'is the unspecified address, not a host address'
+    if ip.is_loopback():
+        return 'is the loopback address, which only the loopback interface may hold'
+    if ip.is_multicast():
+        return 'is a multicast address, not a host address'
+    return ''
+
+
+def unicast_address(value, field: str) -> str:
+    """One IP address a host or gateway can hold, in canonical text form."""
+    ip = _parse_ip(value, field)
+    problem = not_unicast(ip)
+    if problem:
+        raise ValidationError(field, '%s %s' % (ip, problem))
+    return str(ip)
+
+
 def interface_address(value, field: str) -> str:
     """An address with prefix for an interface, e.g. 10.0.0.11/24.
 
     IPv4 network and broadcast addresses are refused for prefixes up to /30,
-    since an interface holding them cannot talk to its subnet.
+    since an interface holding them cannot talk to its subnet; so are addresses
+    no interface but lo can use (loopback, multicast, unspecified, reserved).
     """
     net = _split_cidr(value, field)
+    problem = not_unicast(net.ip)
+    if problem:
+        raise ValidationError(field, '%s %s' % (net.ip, problem))
     if net.version == 4 and net.prefixlen <= 30:
         if net.ip == net.network:
             raise ValidationError(field, '%s is the network address of %s, not a host address' % (net.ip, net.cidr))
@@ -219,11 +254,18 @@ def sysctl_name(value, field: str) -> str:
 
 
 def sysctl_value(value, field: str) -> str:
-    """Sysctl values as the kernel prints them: words separated by single spaces."""
+    """Sysctl values as the kernel prints them: words separated by single spaces.
+
+    The words of net.* values are numbers, names (cubic, fq_codel) and addresses,
+    so anything else (quotes, ';', '$', control characters) is a mistake caught
+    here rather than by the kernel after other changes were made."""
     if isinstance(value, bool):
         return '1' if value else '0'
     if isinstance(value, (int, str)):
         text = ' '.join(str(value).split())
+        if text and not _SYSCTL_VALUE.match(text):
+            raise ValidationError(field, '%r is not a sysctl value: use numbers and words of letters, digits and '
+                                  '"_.:,/+-", separated by spaces' % (value,))
         if text:
             return text
     raise ValidationError(field, 'a sysctl value must be a non-empty string or an integer, got %r' % (value,))

@@ -93,11 +93,14 @@ options:
   mode:
     description:
       - Permissions of the file, as an octal string such as V('0644'), or a number.
+      - A mode that lets others write the file (such as V('0666'), V('0646') or V('0777')) is refused, since the
+        runtime runs the plugins a configuration names as root.
     type: raw
     default: '0644'
   owner:
     description:
-      - User owning the file, by name or number.
+      - User owning the file, by name or number. It must be root (V(root) or V('0')), for the same reason; the option
+        stays so that a file owned by another user is given back to root.
     type: str
     default: root
   group:

@@ -33,6 +33,16 @@ description:
     configuration changed is repaired by DEL with the cached result, a fresh sandbox and ADD, so no address
     reservation leaks. With the docker backend the same holds for a pause container that exited or was removed
     behind the module's back.
+  - "Faults are repaired the same way: a pod whose cached result is missing or unreadable (a run killed after ADD,
+    before the cache write; a truncated file) gets DEL with the network's current configuration; a pause process
+    whose record was lost is found by its command line and stopped; what a killed workload left in its session
+    (such as nginx's workers) is stopped before it starts again; after DEL of an attachment whose interface was gone,
+    the rules the plugins left with the attachment's comment
+    (the network name and container ID, as in C(name: NET id: ID)) are removed. A plugin
+    that runs longer than O(timeout) is killed with everything it started, and DEL still runs."
+  - Each pod is locked by name and by container ID (files in C(/run/podnet/locks)) from before it is read until the
+    task ends, in one order for all tasks, so two tasks never work on one pod or one attachment at the same time;
+    the later one waits up to 600 seconds, then sees what the first one made.
   - Results are cached where libcni keeps them (C(/var/lib/cni/results)), so other CNI tools see the attachment.
   - A Linux bridge holds at most 1023 ports. The task fails before changing anything when the pods it would attach
     to a bridge (the C(bridge) of a C(bridge) plugin in the network, C(cni0) if not named) would exceed that with the
@@ -143,8 +153,8 @@ options:
       - With backend V(docker) each element is the container C(podnet-NAME-WORKLOAD), made from O(workloads[].image)
         with C(--network container:ID) of the pause container, its output in C(docker logs).
       - This is the exact set. A workload that is no longer listed is stopped (SIGTERM, then SIGKILL after 10 seconds)
-        and its container removed. A workload whose command changed is replaced, and so is a container whose image
-        reference changed or now names another image (one rebuilt under the same tag). A workload that ended is
+        and its container removed. A workload whose command or O(workloads[].user) changed is replaced, and so is a
+        container whose image reference changed or now names another image (one rebuilt under the same tag). A workload that ended is
         started again (its old container removed first).
     type: list
     elements: dict
@@ -166,6 +176,21 @@ options:
           - Backend V(docker) only, and required there. The image to run, such as V(podnet/web:latest) or
             V(podnet/web) (V(:latest) is implied) or an image ID; it must be in the engine's local image store,
             since images are never pulled.
+        type: str
+      user:
+        description:
+          - The user the workload runs as, in the forms of C(docker run --user) - V(NAME), V(UID), V(NAME:GROUP) or
+            V(UID:GID) (names and numbers may be mixed). Without it the workload runs as the module does (root).
+          - With backend V(native) (and V(auto), whichever backend it chooses) the user and group are looked up on the
+            target before anything changes; a name it does not know fails the task naming this option. Without a
+            group the process gets the user's primary group and the groups the target's group database lists the
+            user in; with a group it gets that group alone. A UID that is not in the user database needs a group.
+            The process is started directly as that user and groups (no C(su), no shell); this needs Python 3.9 or
+            newer on the target, and is refused on Python 3.8. HOME, USER and LOGNAME are set for the user. Its log
+            file stays root's; the process writes to it through the descriptor it inherits.
+          - With backend V(docker) it is the container's C(User), which the engine resolves in the image's own
+            C(/etc/passwd) and C(/etc/group).
+          - A workload whose user changed is restarted (native) or its container replaced (docker).
         type: str
   timeout:
     description:

@@ -57,7 +57,7 @@ docker_cmd() {
 # plugin socket directory, the containerd shims' socket directory) and by the
 # modules (pod records, /run/netns, the CNI result cache). Those missing now are
 # removed again afterwards, if empty.
-host_dirs=(/run/docker/plugins /run/docker /run/containerd/s /run/containerd /run/podnet/pods /run/podnet
+host_dirs=(/run/docker/plugins /run/docker /run/containerd/s /run/containerd /run/podnet/pods /run/podnet/locks /run/podnet
     /run/netns /var/lib/cni/results /var/lib/cni)
 created_dirs=()
 for dir in "${host_dirs[@]}"; do
@@ -164,7 +164,9 @@ EOF
             ip netns del "${path##*/}" || say "cannot delete netns ${path##*/}"
         fi
     done
-    rm -rf /run/podnet/pods/pt-dk-* "$test_dir" /var/lib/cni/results/pt-dk-net-*
+    # pause_pod's lock files (by pod name and container ID) of the test pods.
+    rm -rf /run/podnet/pods/pt-dk-* /run/podnet/locks/pod-pt-dk-* /run/podnet/locks/cid-pt-dk-* "$test_dir" \
+        /var/lib/cni/results/pt-dk-net-*
     if ip link show pt-dk0 >/dev/null 2>&1; then
         ip link del pt-dk0 || say "cannot delete link pt-dk0"
     fi

@@ -97,6 +97,18 @@ def test_mode_only(tmp_path):
     assert os.stat(path).st_mode & 0o7777 == 0o600
 
 
+def test_a_world_writable_file_is_given_back_to_root_alone(tmp_path):
+    run(**demo(tmp_path))
+    path = tmp_path / 'net.d' / '00-demo.conf'
+    path.chmod(0o666)
+    result = run(**demo(tmp_path, owner='root', group='root'))
+    assert result['actions'] == ['set mode 0644 on %s' % path]
+    info = os.stat(str(path))
+    assert (info.st_mode & 0o7777, info.st_uid, info.st_gid) == (0o644, 0, 0)
+    # Group write for root's group stays possible; only others are refused.
+    assert run(**demo(tmp_path, mode='0664'))['actions'] == ['set mode 0664 on %s' % path]
+
+
 def test_change_shows_in_diff(tmp_path):
     run(**demo(tmp_path))
     config = dict(DEMO_CONFIG, bridge='cni_net1')
@@ -159,6 +171,14 @@ def test_a_later_file_does_not_shadow(tmp_path):
     (dict(conf_dir='net.d'), "conf_dir: must be an absolute path, got 'net.d'"),
     (dict(mode='rw-r--r--'), "mode: must be an octal mode such as 0644, got 'rw-r--r--'"),
     (dict(owner='no-such-user-here'), "owner: no user named 'no-such-user-here' on this host"),
+    # World-writable modes, as strings and as the numbers YAML makes of them.
+    (dict(mode='0666'), 'mode: 0666 lets every user write the file'),
+    (dict(mode='0777'), 'mode: 0777 lets every user write the file'),
+    (dict(mode='0646'), 'mode: 0646 lets every user write the file'),
+    (dict(mode=0o602), 'mode: 0602 lets every user write the file'),
+    (dict(mode='1777'), 'mode: 1777 lets every user write the file'),
+    (dict(owner='nobody'), 'owner: nobody is not root: the owner of a CNI configuration can rewrite it'),
+    (dict(owner='65534'), 'owner: 65534 is not root'),
     (dict(config=dict(DEMO_CONFIG, ipam=dict(DEMO_CONFIG['ipam'], gateway='10.0.11.1'))),
      'config.ipam.gateway: 10.0.11.1 is not inside subnet 10.0.10.0/24'),
     (dict(validate_plugins=True, cni_bin_dir=['/nonexistent/cni']), 'cni_bin_dir: /nonexistent/cni is not a directory'),

@@ -120,3 +120,36 @@ def test_binary_missing(monkeypatch):
     monkeypatch.setattr(_iptables, 'SBIN_PATH', '/nonexistent')
     with pytest.raises(_iptables.IptablesMissing, match='install the iptables package'):
         _iptables.binary('iptables-save')
+
+
+SAVED_WITH_LEFTOVERS = '''*nat
+:PREROUTING ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:CNI-14bb1d0447711a662b7021e7 - [0:0]
+:CNI-c40d4048c5ff75269e3da2b2 - [0:0]
+-A POSTROUTING -s 10.0.10.2/32 -m comment --comment "name: \\"demo_br\\" id: \\"pause_demo\\"" -j CNI-14bb1d0447711a662b7021e7
+-A POSTROUTING -s 10.0.10.250/32 -m comment --comment "name: \\"demo_peer\\" id: \\"pause_peer\\"" -j CNI-c40d4048c5ff75269e3da2b2
+-A POSTROUTING -s 10.0.10.3/32 -m comment --comment "name: \\"demo_br\\" id: \\"pause_demo2\\"" -j CNI-14bb1d0447711a662b7021e7
+-A CNI-14bb1d0447711a662b7021e7 -d 10.0.10.0/24 -m comment --comment "name: \\"demo_br\\" id: \\"pause_demo\\"" -j ACCEPT
+-A CNI-c40d4048c5ff75269e3da2b2 ! -d 224.0.0.0/4 -m comment --comment "name: \\"demo_peer\\" id: \\"pause_peer\\"" -j MASQUERADE
+COMMIT
+'''
+
+
+def test_the_rules_a_plugin_left_for_one_attachment_and_the_chains_only_they_use():
+    comment = _iptables.attachment_comment('demo_peer', 'pause_peer')
+    assert comment == 'name: \\"demo_peer\\" id: \\"pause_peer\\"'
+    rules, chains = _iptables.commented_leftovers(SAVED_WITH_LEFTOVERS, comment)
+    assert rules == [
+        '-A POSTROUTING -s 10.0.10.250/32 -m comment --comment "name: \\"demo_peer\\" id: \\"pause_peer\\"" '
+        '-j CNI-c40d4048c5ff75269e3da2b2',
+        '-A CNI-c40d4048c5ff75269e3da2b2 ! -d 224.0.0.0/4 -m comment --comment "name: \\"demo_peer\\" '
+        'id: \\"pause_peer\\"" -j MASQUERADE']
+    assert chains == ['CNI-c40d4048c5ff75269e3da2b2']
+    text = _iptables.restore_input('nat', rules, [], drop_chains=chains)
+    assert text.splitlines()[-2:] == ['-X CNI-c40d4048c5ff75269e3da2b2', 'COMMIT']
+    # Another attachment's rule still jumps to this chain: the chain stays, only the rule goes.
+    rules, chains = _iptables.commented_leftovers(SAVED_WITH_LEFTOVERS, _iptables.attachment_comment('demo_br', 'pause_demo'))
+    assert len(rules) == 2 and chains == []
+    # pause_demo is not a prefix match of pause_demo2, nor the other way round.
+    assert len(_iptables.commented_leftovers(SAVED_WITH_LEFTOVERS, _iptables.attachment_comment('demo_br', 'pause_demo2'))[0]) == 1

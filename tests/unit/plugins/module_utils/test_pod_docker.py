@@ -252,7 +252,7 @@ def test_broken_pod_is_repaired_in_order(bridge):
 
 
 def test_switching_backend_recreates_the_pod(bridge):
-    want = ready(parse(backend='native', cni_bin_dir=bridge, workloads=[{'name': 'web', 'command': 'httpd -f'}]), {})
+    want = ready(parse(backend='native', cni_bin_dir=bridge, workloads=[{'name': 'web', 'command': 'sleep 300'}]), {})
     plan = plan_for(want, healthy({'web': running('web', WEB_SPEC)}))[0]
     assert plan.actions[:5] == [
         'remove workload web of pod pt-dk-pod (container podnet-pt-dk-pod-web)', 'CNI DEL pt-dk-net from pod pt-dk-pod',
