@@ -58,7 +58,8 @@ options:
     type: str
   addresses:
     description:
-      - IPv4 and IPv6 addresses of the interface in CIDR notation, such as V(10.0.0.11/24).
+      - IPv4 and IPv6 addresses of the interface in CIDR notation, such as V(10.0.0.11/24), unicast only;
+        loopback, multicast, V(0.0.0.0/8), reserved and broadcast addresses, V(::) and V(::1) are refused.
       - This is the exact set, so other addresses on the interface are removed (IPv6 link-local addresses, which the
         kernel adds itself, are left alone). Omit the option to leave addresses unmanaged; V([]) removes them all.
       - An address held by another interface in the namespace is refused, and so is a new address whose subnet

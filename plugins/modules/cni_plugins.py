@@ -103,7 +103,7 @@ options:
   version:
     description:
       - The release's version without the leading C(v), such as V(1.6.2), recorded in the manifest. Required with
-        O(method=release).
+        O(method=release), where it may hold only letters, digits and C(.+~_-), at most 64 of them.
       - With O(method=local), an optional label for the manifest. Not used with O(method=package), which records the
         package's version.
     type: str

@@ -83,6 +83,7 @@ options:
     description:
       - Where the traffic goes, an IPv4 address with an optional port, V(172.18.0.2:80). Without a port (and without
         O(to_port)) the destination port is the port the packet came to.
+      - Only a unicast address is accepted; V(0.0.0.0), multicast, broadcast and loopback addresses are refused.
       - Exactly one of O(destination) and O(pod) is required with O(state=present).
     type: str
   pod:

@@ -95,7 +95,8 @@ options:
         required: true
       via:
         description:
-          - Gateway address. It must lie in a subnet of an interface in the namespace unless O(routes[].dev) is given.
+          - Gateway address, a unicast one. It must lie in a subnet of an interface in the namespace unless
+            O(routes[].dev) is given.
         type: str
       dev:
         description:
@@ -103,7 +104,7 @@ options:
         type: str
       metric:
         description:
-          - Route metric (priority). Lower wins.
+          - Route metric (priority), 0 to 4294967295. Lower wins.
         type: int
         default: 0
       state:
@@ -116,7 +117,7 @@ options:
     description:
       - Per-namespace sysctls to set inside the namespace, for example C(net.ipv4.ip_forward=1).
       - Only C(net.*) names are accepted, since other sysctls are not per network namespace. Values are compared
-        as the kernel prints them.
+        as the kernel prints them, and may hold only letters, digits, spaces and C(_.:,/+-).
     type: dict
   namespaces:
     description:
