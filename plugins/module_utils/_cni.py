@@ -136,32 +136,20 @@ def summarize_result(result: dict) -> dict:
 
 
 def write_atomic(path: str, text: str, mode: int = 0o600) -> None:
-    """Write a file under a temporary name and rename it into place, so a reader
-    never sees half of it; the directory is made (0700) if missing."""
-    directory, name = os.path.split(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    # A name of its own per writer: two runs writing one file at once (the pause
-    # program) must not rename each other's temporary file away.
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(text)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write a file of this run's own (record, cache entry, pause program) the way
+    replace_file does, unsynced; the directory is made (0700) if missing."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    replace_file(path, lambda stream: stream.write(text.encode('utf-8')), mode, os.geteuid(), os.getegid(),
+                 sync=False)
 
 
-def replace_file(path: str, fill, mode: int, uid: int, gid: int) -> None:
+def replace_file(path: str, fill, mode: int, uid: int, gid: int, sync: bool = True) -> None:
     """Write PATH under a temporary name in its directory, fill(stream) writing the
-    bytes, with owner and mode set, synced, then renamed over PATH: a reader (a
-    runtime reading configurations, running a plugin) sees the old file or the new
-    one, never half of one. The temporary name ends in .tmp, which libcni does not
-    read; it is removed again if anything fails."""
+    bytes, with owner and mode set, synced (unless not SYNC), then renamed over
+    PATH: a reader (a runtime reading configurations, running a plugin) sees the
+    old file or the new one, never half of one. The temporary name is the writer's
+    own (two writers of one file never rename each other's away) and ends in .tmp,
+    which libcni does not read; it is removed again if anything fails."""
     directory, name = os.path.split(path)
     fd, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
     try:
@@ -170,7 +158,8 @@ def replace_file(path: str, fill, mode: int, uid: int, gid: int) -> None:
             stream.flush()
             os.fchown(stream.fileno(), uid, gid)
             os.fchmod(stream.fileno(), mode)  # after fchown, which clears set-user-ID bits
-            os.fsync(stream.fileno())
+            if sync:
+                os.fsync(stream.fileno())
         os.rename(temporary, path)
     except BaseException:
         try:

@@ -18,13 +18,11 @@ reads half a configuration. Check mode and the diff come from the same compariso
 
 from __future__ import annotations
 
-import grp
 import json
 import os
-import pwd
 import re
 
-from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _validate
+from ansible_collections.packetlife.podnet.plugins.module_utils import _cni, _cni_config, _user, _validate
 from ansible_collections.packetlife.podnet.plugins.module_utils._cni_config import CniConfigError
 from ansible_collections.packetlife.podnet.plugins.module_utils._validate import ValidationError
 
@@ -204,7 +202,7 @@ def parse(params: dict) -> dict:
     want.update(file_path(params, want['stem'], want['list_form']))
     want['mode'] = file_mode(params['mode'], 'mode')
     want['uid'] = _user_id(params['owner'], 'owner')
-    want['gid'] = _group_id(params['group'], 'group')
+    want['gid'] = _user.group_id(params['group'], 'group', 'this host')
     return want
 
 
@@ -411,23 +409,8 @@ def _absolute(path: str, field: str) -> str:
 
 def _user_id(value: str, field: str) -> int:
     """The owner's UID, which must be root's: the owner of a configuration can rewrite it."""
-    if value.isdigit():
-        uid = int(value)
-    else:
-        try:
-            uid = pwd.getpwnam(value).pw_uid
-        except KeyError:
-            raise ValidationError(field, 'no user named %r on this host' % value)
+    uid = _user.user_id(value, field, 'this host')
     if uid != 0:
         raise ValidationError(field, '%s is not root: the owner of a CNI configuration can rewrite it, and the '
                               'runtime runs the plugins it names as root, so it must be owned by root' % value)
     return uid
-
-
-def _group_id(value: str, field: str) -> int:
-    if value.isdigit():
-        return int(value)
-    try:
-        return grp.getgrnam(value).gr_gid
-    except KeyError:
-        raise ValidationError(field, 'no group named %r on this host' % value)

@@ -151,21 +151,23 @@ def attachment_comment(network_name: str, container_id: str) -> str:
     return 'name: \\"%s\\" id: \\"%s\\"' % (network_name, container_id)
 
 
+def _jump(rule: str):
+    """The chain a rule line jumps to (-j TARGET), or None."""
+    words = rule.split()
+    return words[words.index('-j') + 1] if '-j' in words[:-1] else None
+
+
 def commented_leftovers(text: str, comment: str):
     """(rules, chains) of iptables-save output TEXT for one table: the rules whose
     comment holds COMMENT, and the chains only they jump to whose own rules all
     hold it too, which can go once those rules are gone."""
-    rules = [line for line in parse_save(text) if '"%s"' % comment in line or ' %s"' % comment in line]
-    targets = set()
-    for rule in rules:
-        words = rule.split()
-        if '-j' in words and words.index('-j') + 1 < len(words):
-            targets.add(words[words.index('-j') + 1])
+    rules, others = [], []
+    for line in parse_save(text):
+        (rules if '"%s"' % comment in line or ' %s"' % comment in line else others).append(line)
     declared = set(line[1:].split()[0] for line in text.splitlines() if line.startswith(':'))
-    others = [line for line in parse_save(text) if line not in rules]
-    chains = sorted(chain for chain in targets & declared
-                    if not any(line.split()[1] == chain or line.endswith(' -j %s' % chain)
-                               or ' -j %s ' % chain in line for line in others))
+    # A chain stays while another rule lives in it or jumps to it.
+    used = set(line.split()[1] for line in others) | set(_jump(line) for line in others)
+    chains = sorted((set(_jump(rule) for rule in rules) & declared) - used)
     return rules, chains
 
 

@@ -29,6 +29,7 @@ import atexit
 import fcntl
 import json
 import os
+import resource
 import shlex
 import shutil
 import signal
@@ -113,16 +114,28 @@ ITEM_SPEC = dict(
 
 # processes ------------------------------------------------------------------
 
-def start_time(pid: int):
-    """The process's start time in clock ticks (field 22 of /proc/PID/stat), or
-    None if it is gone, a zombie, or being reaped (X, between zombie and gone):
-    PID and start time identify a process."""
+def _pids():
+    """The numbers of the processes /proc lists now."""
+    return [int(entry) for entry in os.listdir('/proc') if entry.isdigit()]
+
+
+def _live_stat(pid: int):
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp,
+    session, ...), or None if the process is gone, a zombie, or being reaped (X,
+    between zombie and gone)."""
     try:
         with open('/proc/%d/stat' % pid) as handle:
             fields = handle.read().rsplit(')', 1)[1].split()
     except (OSError, IndexError):
         return None
-    return None if fields[0] in ('Z', 'X', 'x') else int(fields[19])
+    return None if fields[0] in ('Z', 'X', 'x') else fields
+
+
+def start_time(pid: int):
+    """The process's start time in clock ticks (field 22 of /proc/PID/stat), or
+    None if it is not a live process: PID and start time identify a process."""
+    fields = _live_stat(pid)
+    return None if fields is None else int(fields[19])
 
 
 def alive(proc) -> bool:
@@ -205,19 +218,17 @@ def running_pauses() -> dict:
     (INTERPRETER PAUSE_PROGRAM NAME): one look at /proc."""
     found = {}
     program = PAUSE_PROGRAM.encode()
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
+    for pid in _pids():
         try:
-            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+            with open('/proc/%d/cmdline' % pid, 'rb') as handle:
                 argv = handle.read().split(b'\0')
         except OSError:
             continue
         if len(argv) == 4 and argv[1] == program and argv[3] == b'':
-            started = start_time(int(entry))
+            started = start_time(pid)
             if started is not None:
                 name = argv[2].decode('utf-8', 'replace')
-                found[name] = {'pid': int(entry), 'start': started,
+                found[name] = {'pid': pid, 'start': started,
                                'argv': [part.decode('utf-8', 'replace') for part in argv[:3]]}
     return found
 
@@ -235,20 +246,14 @@ def session_leftovers(leader: dict) -> list:
     return _session_members(pid)
 
 
-def _session_members(pid: int) -> list:
-    found = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as handle:
-                fields = handle.read().rsplit(')', 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        # state ppid pgrp session ...: the session is the 4th field after the name.
-        if int(fields[3]) == pid and fields[0] not in ('Z', 'X', 'x'):
-            found.append(int(entry))
-    return sorted(found)
+def _session_members(session: int) -> list:
+    """The live processes of SESSION (the 4th field of _live_stat)."""
+    members = []
+    for pid in _pids():
+        fields = _live_stat(pid)
+        if fields is not None and int(fields[3]) == session:
+            members.append(pid)
+    return sorted(members)
 
 
 def stop_session(session: int, timeout: float = 5.0) -> None:
@@ -341,14 +346,14 @@ def _unlock(held) -> None:
 def _raise_file_limit(needed: int) -> None:
     """A task of many pods holds two lock files each: raise the soft limit on open
     files towards the hard one when the default (often 1024) is too low."""
-    try:
-        import resource
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY and soft < needed:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard) if hard != resource.RLIM_INFINITY
-                                                        else needed, hard))
-    except (ImportError, ValueError, OSError):
-        pass
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY:
+            needed = min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        except (ValueError, OSError):
+            pass
 
 
 # records --------------------------------------------------------------------
@@ -705,13 +710,7 @@ class PodManager:
             finally:
                 kernel.release(name)  # one pod at a time: no descriptor kept per pod
         elif cached is not None and backend_name == 'native':
-            if kernel.netns_source(name) is not None:
-                try:
-                    interface = kernel.link_addresses(name, attachment[1]) is not None
-                finally:
-                    kernel.release(name)
-            else:
-                interface = alive(have['pause'])  # DEL then goes through /proc/PID/ns/net
+            interface = self._interface_left(kernel, name, attachment[1], have['pause'])
         elif network_name is None:
             attached = have['sandbox'] == 'running'  # no network: nothing to attach
         # DEL of an attachment whose interface is gone cannot tell the plugins its
@@ -722,6 +721,18 @@ class PodManager:
                     attachment=attachment, backend=backend_name,
                     docker_host=host if backend_name == 'docker' else None)
         return have
+
+    @staticmethod
+    def _interface_left(kernel, name, ifname, pause) -> bool:
+        """Whether DEL will find the interface of a pod whose sandbox is not running:
+        in the namespace of that name, else in the pause process's namespace (which
+        DEL then goes through, /proc/PID/ns/net)."""
+        if kernel.netns_source(name) is None:
+            return alive(pause)
+        try:
+            return kernel.link_addresses(name, ifname) is not None
+        finally:
+            kernel.release(name)
 
     @staticmethod
     def _attachment_ok(kernel, runtime, name, attachment, cached):

@@ -67,13 +67,7 @@ def resolve(value, field: str) -> dict:
             raise ValidationError(field, 'no user named %r on the target' % user)
     uid = entry.pw_uid if entry is not None else int(user)
     if group:
-        if group.isdigit():
-            gid = int(group)
-        else:
-            try:
-                gid = grp.getgrnam(group).gr_gid
-            except KeyError:
-                raise ValidationError(field, 'no group named %r on the target' % group)
+        gid = group_id(group, field)
         groups = [gid]
     elif entry is None:
         raise ValidationError(field, 'UID %d is not in the user database of the target, so it has no group: '
@@ -83,6 +77,26 @@ def resolve(value, field: str) -> dict:
         groups = sorted(set(os.getgrouplist(entry.pw_name, gid)))
     return {'name': entry.pw_name if entry is not None else None, 'uid': uid, 'gid': gid, 'groups': groups,
             'home': entry.pw_dir if entry is not None else '/'}
+
+
+def user_id(value: str, field: str, where: str = 'the target') -> int:
+    """The UID of a user name or number in the user database of this host (WHERE names it)."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return pwd.getpwnam(value).pw_uid
+    except KeyError:
+        raise ValidationError(field, 'no user named %r on %s' % (value, where))
+
+
+def group_id(value: str, field: str, where: str = 'the target') -> int:
+    """The GID of a group name or number in the group database of this host."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return grp.getgrnam(value).gr_gid
+    except KeyError:
+        raise ValidationError(field, 'no group named %r on %s' % (value, where))
 
 
 def identity(resolved):

@@ -117,22 +117,16 @@ def _split_cidr(value, field: str):
 
 def not_unicast(ip) -> str:
     """Why an address (netaddr.IPAddress) can be no host's own or gateway address, or ''."""
-    if ip.version == 4:
-        if ip in netaddr.IPNetwork('0.0.0.0/8'):
-            return 'is in 0.0.0.0/8 ("this network"), not a host address'
-        if ip.is_loopback():
-            return 'is a loopback address, which only the loopback interface may hold'
-        if ip.is_multicast():
-            return 'is a multicast address, not a host address'
-        if ip in netaddr.IPNetwork('240.0.0.0/4'):
-            return 'is a reserved or the broadcast address, not a host address'
-        return ''
-    if ip == netaddr.IPAddress('::'):
+    if ip.version == 4 and ip in netaddr.IPNetwork('0.0.0.0/8'):
+        return 'is in 0.0.0.0/8 ("this network"), not a host address'
+    if ip.version == 6 and ip == netaddr.IPAddress('::'):
         return 'is the unspecified address, not a host address'
     if ip.is_loopback():
-        return 'is the loopback address, which only the loopback interface may hold'
+        return 'is %s loopback address, which only the loopback interface may hold' % ('a' if ip.version == 4 else 'the')
     if ip.is_multicast():
         return 'is a multicast address, not a host address'
+    if ip.version == 4 and ip in netaddr.IPNetwork('240.0.0.0/4'):
+        return 'is a reserved or the broadcast address, not a host address'
     return ''
 
 
